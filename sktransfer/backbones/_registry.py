@@ -1,0 +1,198 @@
+"""The backbone registry: built-in families plus entry-point plugins, found lazily.
+
+Naming rule: every backbone has a qualified name ``namespace/name``, where the
+namespace is its built-in family (``torchvision``) or the name of the entry point
+that provided it. The short name works as long as exactly one source claims it;
+when two do, the short name raises ``AmbiguousBackboneError`` listing the
+qualified names, and nothing is overridden silently.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import importlib
+import threading
+import warnings
+from importlib.metadata import entry_points
+
+from ..exceptions import AmbiguousBackboneError, UnknownBackboneError
+from ._spec import MODALITIES, BackboneSpec
+
+ENTRY_POINT_GROUP = "sktransfer.backbones"
+
+# Built-in families: namespace -> "module:attribute" giving the specs (loaded lazily,
+# like plugins, so that importing sktransfer stays cheap).
+_BUILTIN_FAMILIES = {
+    "torchvision": "sktransfer.backbones._torchvision:specs",
+}
+
+
+def _key(name):
+    """Look-ups ignore case and treat '-' and '_' alike."""
+    return name.strip().lower().replace("-", "_")
+
+
+def _load_object(reference):
+    module, _, attribute = reference.partition(":")
+    obj = importlib.import_module(module)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _as_specs(obj, origin):
+    """An entry point may give a spec, an iterable of specs or a callable returning either."""
+    if callable(obj) and not isinstance(obj, BackboneSpec):
+        obj = obj()
+    specs = [obj] if isinstance(obj, BackboneSpec) else builtins.list(obj)
+    for spec in specs:
+        if not isinstance(spec, BackboneSpec):
+            raise TypeError(f"{origin} gave {spec!r}, not a BackboneSpec")
+    return specs
+
+
+class Registry:
+    """A set of backbones, filled from built-in families and entry points on first use."""
+
+    def __init__(self, group=ENTRY_POINT_GROUP, builtin_families=None):
+        self.group = group
+        self.builtin_families = dict(
+            _BUILTIN_FAMILIES if builtin_families is None else builtin_families
+        )
+        self._by_qualified = {}
+        self._by_short = {}
+        self._discovered = False
+        self._lock = threading.RLock()
+
+    # -- discovery ---------------------------------------------------------------
+
+    def _discover(self):
+        with self._lock:
+            if self._discovered:
+                return
+            self._discovered = True
+            for namespace, reference in self.builtin_families.items():
+                self._load_source(namespace, lambda ref=reference: _load_object(ref), "")
+            for ep in entry_points(group=self.group):
+                dist = getattr(ep.dist, "name", None) or "an unknown distribution"
+                self._load_source(ep.name, ep.load, f" (distribution {dist!r}, {ep.value})")
+
+    def _load_source(self, namespace, load, where):
+        try:
+            specs = _as_specs(load(), f"backbone plugin {namespace!r}{where}")
+        except Exception as exc:  # a broken plugin must not break the registry
+            warnings.warn(
+                f"sktransfer: backbone plugin {namespace!r}{where} failed to load and "
+                f"its backbones are unavailable: {type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
+        for spec in specs:
+            try:
+                self._add(spec, namespace, overwrite=False)
+            except ValueError as exc:
+                warnings.warn(f"sktransfer: {exc}", RuntimeWarning, stacklevel=4)
+
+    def _add(self, spec, namespace, overwrite):
+        spec.namespace = namespace
+        qualified = _key(spec.qualified_name)
+        if qualified in self._by_qualified and not overwrite:
+            raise ValueError(
+                f"backbone {spec.qualified_name!r} is already registered; "
+                "pass overwrite=True to replace it"
+            )
+        old = self._by_qualified.get(qualified)
+        if old is not None:
+            self._by_short[_key(old.name)].remove(old)
+        self._by_qualified[qualified] = spec
+        self._by_short.setdefault(_key(spec.name), []).append(spec)
+
+    # -- public API ----------------------------------------------------------------
+
+    def register(self, spec, *, namespace="user", overwrite=False):
+        """Add ``spec`` under ``namespace/spec.name``; returns the spec."""
+        if not isinstance(spec, BackboneSpec):
+            raise TypeError(f"register() takes a BackboneSpec, got {spec!r}")
+        if "/" in spec.name or "/" in namespace:
+            raise ValueError("backbone names and namespaces may not contain '/'")
+        self._discover()
+        with self._lock:
+            self._add(spec, namespace, overwrite)
+        return spec
+
+    def unregister(self, name):
+        """Remove a backbone (by short or qualified name); returns its spec."""
+        spec = self.get(name)
+        with self._lock:
+            del self._by_qualified[_key(spec.qualified_name)]
+            self._by_short[_key(spec.name)].remove(spec)
+        return spec
+
+    def get(self, name):
+        """The spec registered as ``name`` (short or ``namespace/name``)."""
+        if isinstance(name, BackboneSpec):
+            return name
+        if not isinstance(name, str):
+            raise TypeError(f"a backbone name must be a str, got {type(name).__name__}")
+        self._discover()
+        key = _key(name)
+        if "/" in key:
+            if key in self._by_qualified:
+                return self._by_qualified[key]
+        else:
+            found = self._by_short.get(key, [])
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                names = ", ".join(sorted(s.qualified_name for s in found))
+                raise AmbiguousBackboneError(
+                    f"backbone {name!r} is provided by several sources; "
+                    f"use a qualified name: {names}"
+                )
+        raise UnknownBackboneError(self._unknown_message(name))
+
+    def _unknown_message(self, name):
+        candidates = {_key(n): n for n in self.list()}
+        close = difflib.get_close_matches(_key(name), builtins.list(candidates), n=5, cutoff=0.5)
+        if not close:  # substring hits help for families: "resnet" -> resnet18, resnet50...
+            close = [k for k in candidates if _key(name) in k][:5]
+        hint = (
+            f" Did you mean: {', '.join(candidates[c] for c in close)}?"
+            if close
+            else " Run `sktransfer backbones` to see them all."
+        )
+        return f"unknown backbone {name!r}.{hint}"
+
+    def list(self, modality=None):
+        """Sorted backbone names, optionally only those of one modality.
+
+        A short name stands for itself; where two sources share it, both
+        qualified names are listed instead.
+        """
+        if modality is not None and modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES} or None, got {modality!r}")
+        self._discover()
+        names = []
+        for specs in self._by_short.values():
+            for spec in specs:
+                if modality is None or spec.modality == modality:
+                    names.append(spec.name if len(specs) == 1 else spec.qualified_name)
+        return sorted(names, key=str.lower)
+
+    def specs(self, modality=None):
+        """The specs themselves, in the order of :meth:`list`."""
+        return [self.get(name) for name in self.list(modality)]
+
+    def __contains__(self, name):
+        try:
+            self.get(name)
+        except AmbiguousBackboneError:
+            return True
+        except UnknownBackboneError:
+            return False
+        return True
+
+
+REGISTRY = Registry()

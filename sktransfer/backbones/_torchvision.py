@@ -1,0 +1,298 @@
+"""Built-in family: every classification architecture torchvision ships.
+
+Each model is cut into its convolutional (or transformer) trunk: an
+``nn.Sequential`` whose children are the layer groups, ordered from input to
+output, and whose output is the last feature map ``(N, C, h, w)`` (or, for
+vision transformers, the tokens ``(N, 1 + L, C)`` with the class token first).
+Pooling is the encoder's job, so the same trunk serves "avg", "max", "flatten"
+and intermediate layers.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import OrderedDict
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import get_model, get_model_weights, list_models
+
+from .. import weights as weights_module
+from ._spec import BackboneSpec, ImagePreprocessing, WeightsSource
+
+FAMILY = "torchvision"
+
+
+# -- trunks: one small function per architecture family --------------------------------
+
+
+def _split_at_pools(layers):
+    """Group a flat conv stack into blocks that each end with a max-pool (VGG style)."""
+    blocks, current = [], []
+    for layer in layers:
+        current.append(layer)
+        if isinstance(layer, nn.MaxPool2d):
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return OrderedDict((f"block{i}", nn.Sequential(*b)) for i, b in enumerate(blocks, 1))
+
+
+def _stem_blocks_head(layers):
+    """First layer is the stem, last the head conv, everything between a block each."""
+    layers = list(layers)
+    groups = OrderedDict(stem=layers[0])
+    groups.update((f"block{i}", layer) for i, layer in enumerate(layers[1:-1], 1))
+    groups["head"] = layers[-1]
+    return groups
+
+
+def _seq(*layers):
+    return nn.Sequential(*layers)
+
+
+def _resnet(m):
+    groups = OrderedDict(stem=_seq(m.conv1, m.bn1, m.relu, m.maxpool))
+    groups.update((f"layer{i}", getattr(m, f"layer{i}")) for i in range(1, 5))
+    return groups
+
+
+def _densenet(m):
+    f = m.features
+    groups = OrderedDict(stem=_seq(f.conv0, f.norm0, f.relu0, f.pool0))
+    for i in range(1, 5):
+        parts = [getattr(f, f"denseblock{i}")]
+        parts += [getattr(f, f"transition{i}")] if i < 4 else [f.norm5, nn.ReLU(inplace=False)]
+        groups[f"block{i}"] = _seq(*parts)
+    return groups
+
+
+def _pairs_after_stem(features, final=()):
+    """ConvNeXt / Swin: stem, stage, (downsample, stage)...; downsampling joins its stage."""
+    layers = list(features)
+    groups = OrderedDict(stem=layers[0], stage1=layers[1])
+    for i, start in enumerate(range(2, len(layers), 2), 2):
+        groups[f"stage{i}"] = _seq(*layers[start : start + 2])
+    if final:
+        last = next(reversed(groups))
+        groups[last] = _seq(groups[last], *final)
+    return groups
+
+
+def _swin(m):
+    return _pairs_after_stem(m.features, final=(m.norm, m.permute))
+
+
+def _convnext(m):
+    return _pairs_after_stem(m.features)
+
+
+def _regnet(m):
+    groups = OrderedDict(stem=m.stem)
+    groups.update(m.trunk_output.named_children())
+    return groups
+
+
+def _maxvit(m):
+    groups = OrderedDict(stem=m.stem)
+    groups.update((f"stage{i}", block) for i, block in enumerate(m.blocks, 1))
+    return groups
+
+
+def _mnasnet(m):
+    layers = list(m.layers)
+    groups = OrderedDict(stem=_seq(*layers[:8]))
+    groups.update((f"block{i}", layer) for i, layer in enumerate(layers[8:-3], 1))
+    groups["head"] = _seq(*layers[-3:])
+    return groups
+
+
+def _shufflenet(m):
+    return OrderedDict(
+        stem=_seq(m.conv1, m.maxpool), stage2=m.stage2, stage3=m.stage3, stage4=m.stage4, head=m.conv5
+    )
+
+
+class InceptionInput(nn.Module):
+    """Re-normalises ImageNet input the way Google's GoogLeNet / Inception v3 weights expect.
+
+    torchvision does this inside ``forward()`` when ``transform_input=True``, which
+    its pre-trained weights for both are used with.
+    """
+
+    def forward(self, x):
+        scale = x.new_tensor([0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5]).view(1, 3, 1, 1)
+        shift = x.new_tensor([(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5])
+        return x * scale + shift.view(1, 3, 1, 1)
+
+
+class PatchEmbedding(nn.Module):
+    """Patches, class token and position embedding: the input end of a torchvision ViT."""
+
+    def __init__(self, vit):
+        super().__init__()
+        self.conv_proj = vit.conv_proj
+        self.class_token = vit.class_token
+        self.pos_embedding = vit.encoder.pos_embedding
+
+    def forward(self, x):
+        x = self.conv_proj(x).flatten(2).transpose(1, 2)
+        cls = self.class_token.expand(x.shape[0], -1, -1)
+        return torch.cat([cls, x], dim=1) + self.pos_embedding
+
+
+def _googlenet(m):
+    return OrderedDict(
+        stem=_seq(InceptionInput(), m.conv1, m.maxpool1, m.conv2, m.conv3, m.maxpool2),
+        inception3=_seq(m.inception3a, m.inception3b, m.maxpool3),
+        inception4=_seq(m.inception4a, m.inception4b, m.inception4c, m.inception4d, m.inception4e, m.maxpool4),
+        inception5=_seq(m.inception5a, m.inception5b),
+    )
+
+
+def _inception_v3(m):
+    return OrderedDict(
+        stem=_seq(
+            InceptionInput(),
+            m.Conv2d_1a_3x3, m.Conv2d_2a_3x3, m.Conv2d_2b_3x3, m.maxpool1,
+            m.Conv2d_3b_1x1, m.Conv2d_4a_3x3, m.maxpool2,
+        ),
+        mixed5=_seq(m.Mixed_5b, m.Mixed_5c, m.Mixed_5d),
+        mixed6=_seq(m.Mixed_6a, m.Mixed_6b, m.Mixed_6c, m.Mixed_6d, m.Mixed_6e),
+        mixed7=_seq(m.Mixed_7a, m.Mixed_7b, m.Mixed_7c),
+    )  # fmt: skip
+
+
+def _vit(m):
+    groups = OrderedDict(embed=PatchEmbedding(m))
+    groups.update((f"block{i}", layer) for i, layer in enumerate(m.encoder.layers, 1))
+    groups["norm"] = m.encoder.ln
+    return groups
+
+
+# name prefix -> (trunk function, default pooling); the first matching prefix wins.
+_TRUNKS = [
+    ("resnet", _resnet, "avg"),
+    ("resnext", _resnet, "avg"),
+    ("wide_resnet", _resnet, "avg"),
+    ("vgg", lambda m: _split_at_pools(m.features), "avg"),
+    ("alexnet", lambda m: _split_at_pools(m.features), "avg"),
+    ("squeezenet", lambda m: _split_at_pools(m.features), "avg"),
+    ("densenet", _densenet, "avg"),
+    ("efficientnet", lambda m: _stem_blocks_head(m.features), "avg"),
+    ("mobilenet", lambda m: _stem_blocks_head(m.features), "avg"),
+    ("mnasnet", _mnasnet, "avg"),
+    ("shufflenet", _shufflenet, "avg"),
+    ("regnet", _regnet, "avg"),
+    ("convnext", _convnext, "avg"),
+    ("swin", _swin, "avg"),
+    ("maxvit", _maxvit, "avg"),
+    ("googlenet", _googlenet, "avg"),
+    ("inception", _inception_v3, "avg"),
+    ("vit", _vit, "cls"),
+]
+
+# Google's architectures carry auxiliary classifiers whose weights are in the files.
+_BUILD_KWARGS = {
+    "googlenet": dict(aux_logits=True, init_weights=False),
+    "inception_v3": dict(aux_logits=True, init_weights=False),
+}
+
+_DENSENET_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
+
+
+def _trunk_rule(name):
+    for prefix, trunk, pooling in _TRUNKS:
+        if name.startswith(prefix):
+            return trunk, pooling
+    raise KeyError(f"no trunk rule for torchvision model {name!r}")
+
+
+def _fix_legacy_keys(name, state_dict):
+    """The published DenseNet files use key names older than the module (torchvision remaps too)."""
+    if not name.startswith("densenet"):
+        return state_dict
+    fixed = {}
+    for key, value in state_dict.items():
+        match = _DENSENET_OLD_KEY.match(key)
+        fixed[match.group(1) + match.group(2) if match else key] = value
+    return fixed
+
+
+def build_trunk(name, weights="default", *, source=None, input_size=224):
+    """Build torchvision's ``name``, load its weights and return its trunk."""
+    path = weights_module.resolve(source, weights, backbone=name)
+    kwargs = dict(_BUILD_KWARGS.get(name, {}))
+    if name.startswith("vit"):  # position embeddings are sized for the weights' resolution
+        kwargs["image_size"] = input_size
+    model = get_model(name, weights=None, **kwargs)
+    if path is not None:
+        state = _fix_legacy_keys(name, weights_module.load_state_dict(path))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"weights file '{path}' does not fit {name}: {exc}") from exc
+    trunk, _ = _trunk_rule(name)
+    return nn.Sequential(trunk(model))
+
+
+@functools.cache
+def describe(name, input_size):
+    """(feature_dim, layer_groups) of ``name``, from a weight-less forward pass."""
+    try:  # on the meta device no memory is allocated and nothing is computed
+        with torch.device("meta"):
+            trunk = build_trunk(name, weights=None, input_size=input_size)
+        x = torch.empty(1, 3, input_size, input_size, device="meta")
+    except NotImplementedError:  # RegNet computes its widths with tensors at build time
+        trunk = build_trunk(name, weights=None, input_size=input_size)
+        x = torch.zeros(1, 3, input_size, input_size)
+    with torch.no_grad():
+        out = trunk.eval()(x)
+    groups = tuple(name for name, _ in trunk.named_children())
+    return (out.shape[1] if out.ndim == 4 else out.shape[-1]), groups
+
+
+def _preprocessing(weights_enum):
+    """Read input size, resize and interpolation off torchvision's own preset."""
+    kw = dict(getattr(weights_enum.transforms, "keywords", {}))
+    interpolation = kw.get("interpolation")
+    return ImagePreprocessing(
+        input_size=kw.get("crop_size", 224),
+        resize_size=kw.get("resize_size", 256),
+        mean=tuple(kw.get("mean", (0.485, 0.456, 0.406))),
+        std=tuple(kw.get("std", (0.229, 0.224, 0.225))),
+        interpolation=interpolation.value if interpolation is not None else "bilinear",
+    )
+
+
+def _spec(name):
+    default = get_model_weights(name).DEFAULT
+    preprocessing = _preprocessing(default)
+    source = WeightsSource(filename=default.url.rsplit("/", 1)[-1], url=default.url)
+    meta = default.meta
+    top1 = meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
+    accuracy = f", ImageNet top-1 {top1:.1f}%" if top1 else ""
+    return BackboneSpec(
+        name=name,
+        modality="image",
+        build=functools.partial(
+            build_trunk, name, source=source, input_size=preprocessing.input_size
+        ),
+        description=f"torchvision {name} ({meta.get('num_params', 0) / 1e6:.1f}M params{accuracy})",
+        preprocessing=preprocessing,
+        feature_dim=lambda: describe(name, preprocessing.input_size)[0],
+        layer_groups=lambda: describe(name, preprocessing.input_size)[1],
+        weights=source,
+        default_pooling=_trunk_rule(name)[1],
+        family=FAMILY,
+    )
+
+
+def specs():
+    """One spec per torchvision classification model."""
+    return [_spec(name) for name in list_models(module=torchvision.models)]
