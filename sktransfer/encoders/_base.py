@@ -1,0 +1,112 @@
+"""What every encoder shares: lazy loading, device choice, batching, pickling."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+
+def resolve_device(device):
+    """"auto" is CUDA when present (then Apple's MPS), else the CPU."""
+    import torch
+
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return int(batch_size)
+
+
+def progress(total, *, enabled, unit, desc):
+    """A tqdm bar, or one that does nothing when ``enabled`` is false."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit=unit, desc=desc, leave=False)
+
+
+class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the pre-trained encoders (transformers in the sklearn sense).
+
+    ``fit`` loads the model (never ``__init__``), so a fresh clone in each CV fold
+    costs a load and nothing else. Subclasses implement:
+
+    - ``_load(self)``: build the model and set every other fitted attribute;
+      returns the model, which ``fit`` stores as ``model_``;
+    - ``_encode(self, X)``: the one place where samples are encoded, in batches;
+      returns float32 ``(n_samples, n_features_out_)``;
+    - ``_fingerprint(self)``: the parameters that change the output (for caching;
+      never batch size, device or verbosity).
+    """
+
+    def fit(self, X=None, y=None):
+        """Load the pre-trained model; no data is needed or used.
+
+        Parameters
+        ----------
+        X : ignored
+            Accepted for Pipeline compatibility.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self.model_ = self._load()
+        return self
+
+    def transform(self, X):
+        """Encode ``X`` into a float32 array of shape (n_samples, n_features_out_)."""
+        check_is_fitted(self, "model_")
+        features = self._encode(X)
+        return np.ascontiguousarray(features, dtype=np.float32)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return self.fit(X, y, **fit_params).transform(X)
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        model = state.get("model_")
+        if _is_torch_module(model) and any(p.device.type != "cpu" for p in model.parameters()):
+            # Pickles must load on machines without a GPU.
+            state["model_"] = copy.deepcopy(model).to("cpu")
+        return state
+
+    def _model_on(self, device):
+        """``model_``, moved to ``device`` in place if it lives elsewhere."""
+        model = self.model_
+        if _is_torch_module(model):
+            first = next(model.parameters(), None)
+            if first is not None and first.device != device:
+                model.to(device)
+        return model
+
+
+def _is_torch_module(obj):
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return False
+    return isinstance(obj, nn.Module)

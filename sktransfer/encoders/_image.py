@@ -1,0 +1,265 @@
+"""ImageEncoder: a pre-trained vision backbone as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backbones
+from ..data import check_images, read_image
+from ._base import BaseEncoder, check_batch_size, progress, resolve_device
+
+POOLINGS = ("auto", "avg", "max", "flatten", "cls")
+
+
+class ImageEncoder(BaseEncoder):
+    """Features from a pre-trained image backbone, for any scikit-learn estimator.
+
+    The backbone runs batched, in eval mode, under ``torch.inference_mode()``;
+    its last feature map (or the output of ``layer``) is pooled into one
+    float32 vector per image.
+
+    Parameters
+    ----------
+    backbone : str, default="efficientnet_lite0"
+        A name from ``sktransfer.backbones.list("image")``.
+    weights : "default", None or path, default="default"
+        "default" finds the pre-trained weights offline first (see
+        :mod:`sktransfer.weights`); None gives a random initialisation; a path
+        loads a local state dict.
+    pooling : {"auto", "avg", "max", "flatten", "cls"}, default="auto"
+        How a feature map (N, C, h, w) becomes a vector: global average or max
+        over positions, or the whole map flattened. For vision transformers
+        (tokens (N, 1 + L, C)) "cls" takes the class token, "avg" and "max"
+        pool the patch tokens. "auto" is what the backbone's own classifier
+        used ("avg" for CNNs, "cls" for ViTs), and "avg" for a ``layer``.
+    layer : str, optional
+        Take the output of this module instead of the last one: a layer group
+        (``spec.layer_groups``, e.g. "layer3" for a ResNet) or a dotted path
+        inside one (e.g. "layer3.1"). The network stops there.
+    batch_size : int, default=32
+        Images per forward pass.
+    device : str, default="auto"
+        "auto" picks CUDA when present, else the CPU; or any torch device.
+    num_workers : int, default=0
+        Worker processes decoding and resizing images (a torch DataLoader);
+        0 does it in this process.
+    verbose : bool, default=False
+        Show a tqdm progress bar while encoding.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The backbone trunk, in eval mode.
+    preprocessing_ : ImagePreprocessing
+        Resize, crop and normalisation the backbone expects.
+    pooling_ : str
+        The pooling in use ("auto" resolved).
+    n_features_out_ : int
+        Length of each feature vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer import ImageEncoder
+    >>> images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    >>> encoder = ImageEncoder("resnet18", weights=None, batch_size=2)
+    >>> encoder.fit_transform(images).shape
+    (4, 512)
+    >>> ImageEncoder("resnet18", weights=None, layer="layer2").fit(images).n_features_out_
+    128
+    """
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        *,
+        weights="default",
+        pooling="auto",
+        layer=None,
+        batch_size=32,
+        device="auto",
+        num_workers=0,
+        verbose=False,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.pooling = pooling
+        self.layer = layer
+        self.batch_size = batch_size
+        self.device = device
+        self.num_workers = num_workers
+        self.verbose = verbose
+
+    # -- loading -----------------------------------------------------------------------
+
+    def _load(self):
+        import torch
+
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        check_batch_size(self.batch_size)
+        spec = backbones.get(self.backbone)
+        if spec.modality != "image":
+            raise ValueError(
+                f"backbone {spec.name!r} reads {spec.modality}, not images; "
+                "use SentenceEncoder or WordVectorEncoder"
+            )
+        model = spec.build(self.weights).eval()
+        model = self._truncate(model)
+        model.requires_grad_(False)
+        # channels_last lets oneDNN / cuDNN pick their fast convolution kernels.
+        model = model.to(memory_format=torch.channels_last)
+        # The fitted encoder keeps what it needs from the spec, not the spec itself:
+        # a plugin's spec need not be picklable, nor installed where the pickle loads.
+        self.preprocessing_ = spec.preprocessing
+        size = spec.preprocessing.input_size
+        with torch.inference_mode():
+            out = model(torch.zeros(1, 3, size, size))
+        self.pooling_ = self._resolve_pooling(out.ndim, spec.default_pooling)
+        self.n_features_out_ = int(_pool(out, self.pooling_).shape[1])
+        return model
+
+    def _truncate(self, model):
+        """Cut the trunk after ``layer``: a group ends the Sequential, a sub-module ends in a hook."""
+        if self.layer is None:
+            return model
+        groups = [name for name, _ in model.named_children()]
+        if self.layer in groups:
+            return model[: groups.index(self.layer) + 1]
+        try:
+            model.get_submodule(self.layer)
+        except AttributeError:
+            raise ValueError(
+                f"backbone {self.backbone!r} has no layer {self.layer!r}; its layer groups are "
+                f"{groups} (a dotted path inside one, e.g. '{groups[-1]}.0', also works)"
+            ) from None
+        from ._stop_after import StopAfter
+
+        group = self.layer.split(".")[0]
+        return StopAfter(model[: groups.index(group) + 1], self.layer)
+
+    def _resolve_pooling(self, ndim, default):
+        pooling = self.pooling
+        if pooling == "auto":
+            pooling = default if self.layer is None else "avg"
+            if pooling == "cls" and ndim != 3:
+                pooling = "avg"
+        if pooling == "cls" and ndim != 3:
+            raise ValueError("pooling='cls' needs a transformer's tokens; this output is a feature map")
+        return pooling
+
+    # -- encoding ----------------------------------------------------------------------
+
+    def _fingerprint(self):
+        return {k: self.get_params()[k] for k in ("backbone", "weights", "pooling", "layer")}
+
+    def _encode(self, X):
+        import torch
+
+        items = check_images(X)
+        device = resolve_device(self.device)
+        model = self._model_on(device)
+        loader = self._loader(items, pin_memory=device.type == "cuda")
+        mean, std = self._normalisation(device)
+        out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
+        start = 0
+        bar = progress(len(items), enabled=self.verbose, unit="img", desc=str(self.backbone))
+        with bar, torch.inference_mode():
+            for batch in loader:
+                batch = batch.to(device, non_blocking=True)
+                if batch.dtype == torch.uint8:
+                    batch = batch.float().div_(255.0)
+                batch = batch.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
+                features = _pool(model(batch), self.pooling_)
+                out[start : start + len(batch)] = features.float().cpu().numpy()
+                start += len(batch)
+                bar.update(len(batch))
+        return out
+
+    def _normalisation(self, device):
+        import torch
+
+        pre = self.preprocessing_
+        mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1)
+        return mean, std
+
+    def _loader(self, items, *, pin_memory):
+        from torch.utils.data import DataLoader
+
+        dataset = _ImageDataset(items, self.preprocessing_)
+        return DataLoader(
+            dataset,
+            batch_size=check_batch_size(self.batch_size),
+            shuffle=False,
+            num_workers=self.num_workers,
+            collate_fn=_collate,
+            pin_memory=pin_memory,
+            persistent_workers=False,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.string = True
+        return tags
+
+
+def _pool(out, pooling):
+    if out.ndim == 2:
+        return out
+    if out.ndim == 3:  # tokens (N, 1 + L, C), class token first
+        if pooling == "cls":
+            return out[:, 0]
+        if pooling == "avg":
+            return out[:, 1:].mean(dim=1)
+        if pooling == "max":
+            return out[:, 1:].amax(dim=1)
+        return out.flatten(1)
+    if pooling == "avg":
+        return out.mean(dim=(2, 3))
+    if pooling == "max":
+        return out.amax(dim=(2, 3))
+    return out.flatten(1)
+
+
+def _collate(batch):
+    import torch
+
+    if len({t.dtype for t in batch}) > 1:  # a list mixing uint8 and float images
+        batch = [t.float().div(255.0) if t.dtype == torch.uint8 else t for t in batch]
+    return torch.stack(batch)
+
+
+class _ImageDataset:
+    """Reads, resizes and crops one image at a time; errors name the image."""
+
+    def __init__(self, items, preprocessing):
+        from torchvision.transforms import InterpolationMode, v2
+
+        self.items = items
+        steps = []
+        if preprocessing.resize_size is not None:
+            steps.append(
+                v2.Resize(
+                    preprocessing.resize_size,
+                    interpolation=InterpolationMode(preprocessing.interpolation),
+                    antialias=True,
+                )
+            )
+        steps += [v2.CenterCrop(preprocessing.input_size), v2.ToImage()]
+        self.transform = v2.Compose(steps)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        import torch
+
+        image = read_image(self.items[index], index)
+        if isinstance(image, np.ndarray):
+            tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+            if tensor.dtype != torch.uint8:
+                tensor = tensor.float()
+            image = tensor
+        return self.transform(image).as_subclass(torch.Tensor)
