@@ -232,7 +232,11 @@ def _collate(batch):
 
 
 class _ImageDataset:
-    """Reads, resizes and crops one image at a time; errors name the image."""
+    """Reads, resizes and crops one image at a time; errors name the image.
+
+    Every image becomes a CHW tensor before it is resized, so a file, the same
+    file opened with PIL, and its pixels as an array give identical features.
+    """
 
     def __init__(self, items, preprocessing):
         from torchvision.transforms import InterpolationMode, v2
@@ -247,7 +251,7 @@ class _ImageDataset:
                     antialias=True,
                 )
             )
-        steps += [v2.CenterCrop(preprocessing.input_size), v2.ToImage()]
+        steps.append(v2.CenterCrop(preprocessing.input_size))
         self.transform = v2.Compose(steps)
 
     def __len__(self):
@@ -255,11 +259,12 @@ class _ImageDataset:
 
     def __getitem__(self, index):
         import torch
+        from torchvision.transforms.v2.functional import pil_to_tensor
 
         image = read_image(self.items[index], index)
         if isinstance(image, np.ndarray):
             tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-            if tensor.dtype != torch.uint8:
-                tensor = tensor.float()
-            image = tensor
-        return self.transform(image).as_subclass(torch.Tensor)
+            tensor = tensor if tensor.dtype == torch.uint8 else tensor.float()
+        else:
+            tensor = pil_to_tensor(image)
+        return self.transform(tensor)

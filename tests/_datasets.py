@@ -1,0 +1,103 @@
+"""Small real data sets for tests, read from files installed by system packages.
+
+Fashion-MNIST comes from the Debian package ``dataset-fashion-mnist``, which puts
+the original IDX files (gzip-compressed) under ``/usr/share/datasets/fashion-mnist``.
+Tests that need it skip when it is not installed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+FASHION_MNIST_DIR = Path(
+    os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+)
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+# IDX type codes (third byte of the magic number) -> numpy dtype, big-endian.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path):
+    """Read an IDX file (optionally gzip-compressed) into a numpy array.
+
+    The format: two zero bytes, a type code, the number of dimensions, one
+    big-endian uint32 per dimension, then the values in C order.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.idx*`` file, or one compressed with gzip (``.gz``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The array, in native byte order.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"'{path}' is not an IDX file")
+    ndim = data[3]
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    offset = 4 + 4 * ndim
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    if len(data) != expected:
+        raise ValueError(f"'{path}' holds {len(data)} bytes, its header announces {expected}")
+    array = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def fashion_mnist_available(root=FASHION_MNIST_DIR):
+    """True when the Fashion-MNIST IDX files are installed."""
+    return all((Path(root) / f).is_file() for f in _files("train") + _files("t10k"))
+
+
+def _files(split):
+    return [f"{split}-images-idx3-ubyte.gz", f"{split}-labels-idx1-ubyte.gz"]
+
+
+def load_fashion_mnist(split="train", *, root=FASHION_MNIST_DIR):
+    """Fashion-MNIST images (N, 28, 28) uint8 and labels (N,) int64.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        60,000 training or 10,000 test images.
+    root : path-like
+        Directory holding the IDX gz files.
+    """
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images_file, labels_file = _files(prefix)
+    images = read_idx(Path(root) / images_file)
+    labels = read_idx(Path(root) / labels_file).astype(np.int64)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels in {root}")
+    return images, labels
+
+
+def stratified_sample(labels, per_class, *, seed=0, exclude=None):
+    """Indices of ``per_class`` random samples of every class, sorted.
+
+    ``exclude`` (indices) are never drawn, so a second call can draw a disjoint
+    test set from the same split.
+    """
+    rng = np.random.default_rng(seed)
+    taken = np.zeros(len(labels), dtype=bool)
+    if exclude is not None:
+        taken[np.asarray(exclude)] = True
+    chosen = []
+    for cls in np.unique(labels):
+        pool = np.flatnonzero((labels == cls) & ~taken)
+        chosen.append(rng.choice(pool, size=per_class, replace=False))
+    return np.sort(np.concatenate(chosen))

@@ -1,0 +1,46 @@
+"""Shared fixtures: small real images, made on the fly or shipped by scikit-image."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Tests never download: a missing file must fail fast, not wait on the network.
+os.environ.setdefault("SKTRANSFER_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def skimage_photos():
+    """Paths of real photos shipped by scikit-image, by name (e.g. 'coffee')."""
+    import skimage
+
+    root = Path(skimage.__file__).parent / "data"
+    return {p.stem: p for p in sorted(root.glob("*.png"))}
+
+
+@pytest.fixture
+def rgb_images():
+    """Six small random uint8 RGB images (N, H, W, C)."""
+    return np.random.default_rng(0).integers(0, 256, (6, 40, 48, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def image_files(tmp_path, rgb_images):
+    """The same six images written as PNG files; returns their paths as str."""
+    paths = []
+    for i, array in enumerate(rgb_images):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(array).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture(autouse=True)
+def isolated_caches(tmp_path_factory, monkeypatch):
+    """Weight caches point at empty folders, so no test sees another's files."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("SKTRANSFER_HOME", str(home / "sktransfer"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))

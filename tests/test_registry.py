@@ -1,0 +1,97 @@
+import pytest
+
+from sktransfer import AmbiguousBackboneError, UnknownBackboneError, backbones
+from sktransfer.backbones import BackboneSpec, Registry
+
+
+def _spec(name, modality="image"):
+    return BackboneSpec(name=name, modality=modality, build=lambda weights: None)
+
+
+@pytest.fixture
+def registry():
+    """A registry with one tiny built-in family and no plugins."""
+    reg = Registry(group="sktransfer.tests.no-such-group", builtin_families={})
+    reg.register(_spec("alpha"), namespace="fam")
+    reg.register(_spec("beta_net"), namespace="fam")
+    reg.register(_spec("gamma", modality="text"), namespace="fam")
+    return reg
+
+
+def test_every_torchvision_classifier_is_registered():
+    import torchvision
+    from torchvision.models import list_models
+
+    names = backbones.list(modality="image")
+    assert set(list_models(module=torchvision.models)) <= set(names)
+
+
+def test_lookup_ignores_case_and_dash_vs_underscore():
+    assert backbones.get("ResNet50") is backbones.get("resnet50")
+    assert backbones.get("ViT-B-16") is backbones.get("vit_b_16")
+    assert backbones.get("torchvision/resnet50") is backbones.get("resnet50")
+
+
+def test_spec_carries_everything_a_backbone_declares():
+    spec = backbones.get("inception_v3")
+    assert spec.modality == "image"
+    assert spec.family == "torchvision"
+    assert spec.preprocessing.input_size == 299 and spec.preprocessing.resize_size == 342
+    assert spec.feature_dim == 2048
+    assert spec.layer_groups == ("stem", "mixed5", "mixed6", "mixed7")
+    assert spec.weights.filename.endswith(".pth") and spec.weights.url.startswith("https://")
+    assert "inception_v3" in spec.description
+    assert callable(spec.build)
+
+
+def test_unknown_name_lists_close_names():
+    with pytest.raises(UnknownBackboneError, match="resnet50") as info:
+        backbones.get("resnet5O")
+    assert "Did you mean" in str(info.value)
+    with pytest.raises(UnknownBackboneError, match="efficientnet_b[0-7]"):
+        backbones.get("efficientnet")
+
+
+def test_list_filters_by_modality(registry):
+    assert registry.list() == ["alpha", "beta_net", "gamma"]
+    assert registry.list(modality="text") == ["gamma"]
+    with pytest.raises(ValueError, match="modality"):
+        registry.list(modality="audio")
+
+
+def test_register_refuses_silent_override(registry):
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(_spec("alpha"), namespace="fam")
+    replacement = registry.register(_spec("alpha"), namespace="fam", overwrite=True)
+    assert registry.get("alpha") is replacement
+    assert registry.list().count("alpha") == 1
+
+
+def test_two_sources_sharing_a_name_need_qualified_names(registry):
+    other = registry.register(_spec("alpha"), namespace="other")
+    with pytest.raises(AmbiguousBackboneError, match="fam/alpha.*other/alpha"):
+        registry.get("alpha")
+    assert registry.get("other/alpha") is other
+    assert "alpha" in registry  # ambiguous, but present
+    assert {"fam/alpha", "other/alpha"} <= set(registry.list())
+
+
+def test_unregister(registry):
+    registry.unregister("beta_net")
+    assert "beta_net" not in registry
+
+
+def test_spec_validates_modality_and_build():
+    with pytest.raises(ValueError, match="modality"):
+        BackboneSpec(name="x", modality="audio", build=lambda w: None)
+    with pytest.raises(TypeError, match="callable"):
+        BackboneSpec(name="x", modality="image", build=None)
+
+
+def test_broken_builtin_family_only_warns():
+    reg = Registry(
+        group="sktransfer.tests.no-such-group",
+        builtin_families={"broken": "sktransfer.no_such_module:specs"},
+    )
+    with pytest.warns(RuntimeWarning, match="'broken'.*failed to load"):
+        assert reg.list() == []

@@ -1,0 +1,147 @@
+import time
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from sktransfer import ImageEncoder, WeightsNotFoundError, backbones, weights
+
+
+@pytest.fixture(scope="module")
+def resnet18_state():
+    torch.manual_seed(1)
+    return resnet18().state_dict()
+
+
+def _features(weights_arg, images):
+    return ImageEncoder("resnet18", weights=weights_arg, batch_size=8).fit_transform(images)
+
+
+def _save(state, directory, name=None):
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (name or backbones.get("resnet18").weights.filename)
+    torch.save(state, path)
+    return path
+
+
+def test_default_weights_found_in_torch_hub_cache(resnet18_state, rgb_images):
+    path = _save(resnet18_state, weights.torch_hub_dir())
+    assert weights.find(backbones.get("resnet18").weights) == path
+    np.testing.assert_allclose(_features("default", rgb_images), _features(path, rgb_images), atol=1e-5)
+
+
+def test_default_weights_found_in_sktransfer_cache(resnet18_state, rgb_images):
+    path = _save(resnet18_state, weights.cache_dir())
+    assert weights.find(backbones.get("resnet18").weights) == path
+
+
+def test_path_loads_the_state_dict_that_was_saved(resnet18_state, rgb_images, tmp_path):
+    path = _save(resnet18_state, tmp_path, "mine.pt")
+    model = resnet18()
+    model.load_state_dict(resnet18_state)
+    model.fc = torch.nn.Identity()
+    x = ImageEncoder("resnet18", weights=None)  # only to borrow the exact preprocessing
+    x.fit(rgb_images)
+    expected = _reference_features(model.eval(), rgb_images, x.preprocessing_)
+    np.testing.assert_allclose(_features(str(path), rgb_images), expected, atol=1e-4)
+
+
+def _reference_features(model, images, pre):
+    """The textbook torchvision recipe, written out by hand."""
+    from torchvision.transforms import v2
+
+    transform = v2.Compose([
+        v2.ToImage(), v2.Resize(pre.resize_size, antialias=True), v2.CenterCrop(pre.input_size),
+        v2.ToDtype(torch.float32, scale=True), v2.Normalize(pre.mean, pre.std),
+    ])  # fmt: skip
+    batch = torch.stack([transform(image) for image in images])
+    with torch.no_grad():
+        return model(batch).numpy()
+
+
+@pytest.mark.parametrize("wrap", ["state_dict", "model", "module."])
+def test_wrapped_checkpoints_are_unwrapped(resnet18_state, rgb_images, tmp_path, wrap):
+    if wrap == "module.":
+        state = {f"module.{k}": v for k, v in resnet18_state.items()}
+    else:
+        state = {wrap: resnet18_state, "epoch": 3}
+    path = _save(state, tmp_path, "wrapped.pt")
+    plain = _save(resnet18_state, tmp_path, "plain.pt")
+    np.testing.assert_allclose(_features(path, rgb_images), _features(plain, rgb_images), atol=1e-6)
+
+
+def test_random_init_with_weights_none(rgb_images):
+    assert _features(None, rgb_images).shape == (len(rgb_images), 512)
+
+
+def test_missing_weights_offline_fail_fast_and_say_where(rgb_images, monkeypatch):
+    monkeypatch.setenv("SKTRANSFER_OFFLINE", "1")
+    source = backbones.get("resnet18").weights
+    start = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError) as info:
+        ImageEncoder("resnet18").fit(rgb_images)
+    assert time.perf_counter() - start < 10
+    message = str(info.value)
+    assert source.filename in message and source.url in message
+    assert str(weights.torch_hub_dir()) in message and str(weights.cache_dir()) in message
+
+
+def test_failed_download_is_reported_not_hung(rgb_images, monkeypatch):
+    monkeypatch.delenv("SKTRANSFER_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    calls = []
+
+    def no_network(url, dst, **kwargs):
+        calls.append(url)
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(WeightsNotFoundError, match="download failed.*Name or service"):
+        ImageEncoder("resnet18").fit(rgb_images)
+    assert calls == [backbones.get("resnet18").weights.url]
+
+
+def test_missing_path_and_wrong_architecture_are_named(tmp_path, rgb_images, resnet18_state):
+    with pytest.raises(WeightsNotFoundError, match="nope.pt"):
+        ImageEncoder("resnet18", weights=tmp_path / "nope.pt").fit(rgb_images)
+    path = _save(resnet18_state, tmp_path, "resnet18.pt")
+    with pytest.raises(ValueError, match="resnet18.pt.*does not fit resnet34"):
+        ImageEncoder("resnet34", weights=path).fit(rgb_images)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="could not load weights from .*garbage.pt"):
+        ImageEncoder("resnet18", weights=garbage).fit(rgb_images)
+
+
+def test_weights_are_loaded_safely(tmp_path):
+    """weights_only=True: a pickle that would run code is refused."""
+    path = tmp_path / "evil.pt"
+    torch.save({"weight": torch.zeros(1), "payload": _Evil()}, path)
+    with pytest.raises(ValueError, match="could not load weights"):
+        weights.load_state_dict(path)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_densenet_legacy_keys_are_renamed(tmp_path, rgb_images):
+    """The published DenseNet files use 'norm.1' where the module says 'norm1'."""
+    from torchvision.models import densenet121
+
+    state = densenet121().state_dict()
+    legacy = {}
+    for key, value in state.items():
+        if ".denselayer" in key and key.endswith("num_batches_tracked"):
+            continue  # the old files predate this buffer
+        for old, new in (("norm1", "norm.1"), ("conv1", "conv.1"), ("norm2", "norm.2"), ("conv2", "conv.2")):
+            if ".denselayer" in key and f".{old}." in key:
+                key = key.replace(f".{old}.", f".{new}.")
+        legacy[key] = value
+    assert legacy.keys() != state.keys()
+    path = _save(legacy, tmp_path, "densenet121-legacy.pth")
+    assert ImageEncoder("densenet121", weights=path).fit(rgb_images[:1]).n_features_out_ == 1024
