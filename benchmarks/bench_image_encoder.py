@@ -1,0 +1,105 @@
+"""ImageEncoder throughput against hand-written loops on the same model and data.
+
+Contenders, measured interleaved in one run (the machine is shared and noisy,
+so ratios taken side by side mean more than absolute times):
+
+- ``ImageEncoder``: ``transform`` of a fitted encoder;
+- ``hand loop``: a careful hand-written batched ``torch.inference_mode()`` loop,
+  with the same preprocessing done on whole batches;
+- ``hand loop + channels_last``: the same, with the memory format we use;
+- ``per image, train mode``: one image per forward pass, the network left in
+  training mode and autograd on, as embetter's TimmEncoder does.
+
+Run: python benchmarks/bench_image_encoder.py [--backbone efficientnet_lite0] [--n 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+
+import numpy as np
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as F
+
+from sktransfer import ImageEncoder
+
+
+def hand_loop(model, images, pre, batch_size, channels_last):
+    mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
+    std = torch.tensor(pre.std).view(1, 3, 1, 1)
+    interpolation = InterpolationMode(pre.interpolation)
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            x = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2)
+            x = F.resize(x, pre.resize_size, interpolation=interpolation, antialias=True)
+            x = F.center_crop(x, pre.input_size)
+            x = (x.float() / 255.0 - mean) / std
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            out.append(model(x).mean(dim=(2, 3)).numpy())
+    return np.concatenate(out)
+
+
+def per_image_train_mode(model, images, pre):
+    model.train()  # the embetter pattern: no eval(), no no_grad(), one image at a time
+    mean = torch.tensor(pre.mean).view(3, 1, 1)
+    std = torch.tensor(pre.std).view(3, 1, 1)
+    interpolation = InterpolationMode(pre.interpolation)
+    out = []
+    for image in images:
+        x = torch.from_numpy(image).permute(2, 0, 1)
+        x = F.resize(x, pre.resize_size, interpolation=interpolation, antialias=True)
+        x = (F.center_crop(x, pre.input_size).float() / 255.0 - mean) / std
+        out.append(model(x.unsqueeze(0)).mean(dim=(2, 3)).squeeze(0).detach().numpy())
+    return np.stack(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--n", type=int, default=64, help="images per run")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.n, 256, 256, 3), dtype=np.uint8)
+    encoder = ImageEncoder(args.backbone, batch_size=args.batch_size, device="cpu").fit()
+    pre = encoder.preprocessing_
+    plain = copy.deepcopy(encoder.model_).to(memory_format=torch.contiguous_format)
+    trained = copy.deepcopy(encoder.model_).requires_grad_(True)
+
+    contenders = {
+        "ImageEncoder": lambda: encoder.transform(images),
+        "hand loop": lambda: hand_loop(plain, images, pre, args.batch_size, False),
+        "hand loop + channels_last": lambda: hand_loop(
+            encoder.model_, images, pre, args.batch_size, True
+        ),
+        "per image, train mode": lambda: per_image_train_mode(trained, images, pre),
+    }
+    reference = contenders["hand loop"]()
+    np.testing.assert_allclose(contenders["ImageEncoder"](), reference, rtol=1e-3, atol=1e-3)
+
+    times = {name: [] for name in contenders}
+    for _ in range(args.repeats):
+        for name, run in contenders.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+
+    ours = statistics.median(times["ImageEncoder"])
+    print(f"{args.backbone}, {args.n} images 256x256 -> {pre.input_size}, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}")
+    print(f"{'contender':<28}{'img/s':>8}{'ImageEncoder speed / this':>28}")
+    for name, runs in times.items():
+        median = statistics.median(runs)
+        print(f"{name:<28}{args.n / median:>8.1f}{median / ours:>28.2f}")
+
+
+if __name__ == "__main__":
+    main()

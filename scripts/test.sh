@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run them. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --test
+venv=${SKTRANSFER_VENV:-.venv}
+status=0
+"$venv/bin/python" -m pytest "$@" || status=$?
+if [ "$status" = 5 ]; then
+    echo "pytest collected no tests: that is a failure" >&2
+    exit 1
+fi
+exit "$status"
