@@ -1,0 +1,39 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sktransfer.cli import main
+
+
+def test_backbones_lists_names_modalities_and_descriptions(capsys):
+    assert main(["backbones", "--modality", "image"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    resnet = next(line for line in lines if line.startswith("resnet50 "))
+    assert "image" in resnet and "torchvision resnet50" in resnet
+    assert all(" image " in line for line in lines)
+
+
+def test_details_show_dimension_and_groups(capsys, monkeypatch):
+    from sktransfer import backbones
+
+    monkeypatch.setattr(backbones, "specs", lambda modality=None: [backbones.get("resnet18")])
+    monkeypatch.setattr(backbones, "list", lambda modality=None: ["resnet18"])
+    assert main(["backbones", "--details"]) == 0
+    assert "dim 512, groups: stem, layer1, layer2, layer3, layer4" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["nope"])
+    assert info.value.code == 2
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "sktransfer"
+    out = subprocess.run(
+        [str(script), "backbones", "--modality", "image"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert "vit_b_16" in out.stdout
