@@ -72,7 +72,7 @@ def test_trunk_is_forward_features_in_groups(name):
     assert described_groups == groups and dim == out.shape[1 if out.ndim == 4 else -1]
     # Each parameter sits in one group; only the classifier's parts are left out.
     in_trunk = {id(p) for p in trunk.parameters()}
-    assert len(list(trunk.parameters(remove_duplicate=False))) == len(in_trunk)
+    assert len(list(trunk.named_parameters(remove_duplicate=False))) == len(in_trunk)
     left_out = {n.split(".")[0] for n, p in model.named_parameters() if id(p) not in in_trunk}
     assert left_out <= {"head", "fc", "classifier", "fc_norm"}
 
