@@ -393,12 +393,13 @@ def preprocessing_of(cfg):
     """
     _, height, _ = cfg.input_size
     crop_pct = cfg.crop_pct or 0.875
+    interpolation = cfg.interpolation if cfg.interpolation in ("bilinear", "nearest") else "bicubic"
     return ImagePreprocessing(
         input_size=int(height),
         resize_size=int(math.floor(height / crop_pct)),
         mean=tuple(float(v) for v in cfg.mean),
         std=tuple(float(v) for v in cfg.std),
-        interpolation=cfg.interpolation if cfg.interpolation in ("bilinear", "nearest") else "bicubic",
+        interpolation=interpolation,
     )
 
 
