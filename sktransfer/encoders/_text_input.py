@@ -1,0 +1,96 @@
+"""Checking text input: an iterable of str in, a list of str out, errors naming the index."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def _is_missing(item):
+    """None, float NaN and pandas' NA / NaT: the values a missing cell holds."""
+    if item is None:
+        return True
+    if isinstance(item, numbers.Real) and not isinstance(item, (bool, np.bool_)):
+        try:
+            return math.isnan(item)
+        except (TypeError, ValueError):
+            return False
+    return type(item).__name__ in ("NAType", "NaTType")
+
+
+def check_texts(X):
+    """Validate text input and return it as a list of str.
+
+    Accepts any iterable of str (a list, a tuple, a generator, a 1-D array,
+    a pandas Series), a one-column DataFrame or a 2-D array with one column
+    (what a ``ColumnTransformer`` passes on). A missing value (None, NaN,
+    ``pd.NA``) or an item that is not a str raises an error that names its
+    index; a bare str raises too (wrap it in a list). Empty strings are
+    valid texts.
+
+    Examples
+    --------
+    >>> check_texts(("a cat", ""))
+    ['a cat', '']
+    >>> check_texts(["fine", None])
+    Traceback (most recent call last):
+    ...
+    ValueError: text 1 is missing (None); every item of X must be a str
+    """
+    if X is None:
+        raise TypeError("X is None; expected an iterable of str (e.g. a list of texts)")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            f"X must be a collection of texts, got a single {type(X).__name__}; "
+            "wrap it in a list: [text]"
+        )
+    if hasattr(X, "iloc") and hasattr(X, "columns"):  # a DataFrame (ColumnTransformer)
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns; pass a single text column"
+            )
+        X = X.iloc[:, 0]
+    if hasattr(X, "iloc"):  # a pandas Series
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 1:
+            raise ValueError(
+                f"X must be a 1-D collection of texts, got an array of shape {X.shape}"
+            )
+        X = X.tolist()  # numpy str_ items become plain str
+    elif not isinstance(X, list):
+        try:
+            X = list(X)
+        except TypeError:
+            raise TypeError(
+                f"X must be an iterable of str, got a {type(X).__name__}"
+            ) from None
+    if not X:
+        raise ValueError("X holds no texts (0 samples)")
+    for index, item in enumerate(X):
+        if type(item) is not str and not isinstance(item, str):
+            _raise_bad_item(index, item)
+    return X
+
+
+def _raise_bad_item(index, item):
+    if _is_missing(item):
+        raise ValueError(
+            f"text {index} is missing ({item!r}); every item of X must be a str"
+            + (" (fill or drop missing values first, e.g. Series.fillna(''))" if item is not None else "")
+        )
+    if isinstance(item, (bytes, bytearray)):
+        raise TypeError(f"text {index} is bytes, not str; decode it first (e.g. .decode('utf-8'))")
+    raise TypeError(
+        f"text {index} is a {type(item).__name__} ({_short(item)}), not a str; "
+        "every item of X must be a str"
+    )
+
+
+def _short(item, limit=40):
+    text = repr(item)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
