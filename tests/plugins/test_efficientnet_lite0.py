@@ -177,12 +177,12 @@ def test_random_init_and_missing_package(monkeypatch, packaged_trunk):
 
 def test_linear_probe_beats_random_weights_on_fashion_mnist():
     """Pre-trained features transfer: 10 Fashion-MNIST images a class are enough."""
-    from _datasets import fashion_mnist_available, load_fashion_mnist, stratified_sample
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    if not fashion_mnist_available():
-        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+    from sktransfer.datasets import load_fashion_mnist, stratified_sample
+
+    # No skip: scripts/install.sh installs the data, and a missing install must show.
     X_train, y_train = load_fashion_mnist("train")
     X_test, y_test = load_fashion_mnist("test")
     train = stratified_sample(y_train, 10, seed=0)

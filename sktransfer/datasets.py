@@ -1,8 +1,8 @@
-"""Small real data sets for tests, read from files installed by system packages.
+"""Small real data sets for examples and tests, read from files installed by system packages.
 
 Fashion-MNIST comes from the Debian package ``dataset-fashion-mnist``, which puts
-the original IDX files (gzip-compressed) under ``/usr/share/datasets/fashion-mnist``.
-Tests that need it skip when it is not installed.
+the original IDX files (gzip-compressed) under ``/usr/share/datasets/fashion-mnist``
+(``FASHION_MNIST_DIR`` overrides it). Nothing here downloads.
 """
 
 from __future__ import annotations
@@ -77,6 +77,13 @@ def load_fashion_mnist(split="train", *, root=FASHION_MNIST_DIR):
     root : path-like
         Directory holding the IDX gz files.
     """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not fashion_mnist_available(root):
+        raise FileNotFoundError(
+            f"Fashion-MNIST is not in '{root}': install the Debian package "
+            "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set FASHION_MNIST_DIR"
+        )
     prefix = {"train": "train", "test": "t10k"}[split]
     images_file, labels_file = _files(prefix)
     images = read_idx(Path(root) / images_file)
