@@ -6,7 +6,7 @@ encodes Fashion-MNIST images, and a logistic regression learns the 10 classes
 from a few hundred examples. The same pipeline on a randomly initialised
 network shows what the pre-trained weights are worth.
 
-Run: python examples/image_features.py [--per-class 30]
+Run: python examples/image_features.py [--per-class 20]
 """
 
 import argparse
@@ -23,13 +23,13 @@ from sktransfer.datasets import load_fashion_mnist, stratified_sample
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=30, help="training images per class")
+    parser.add_argument("--per-class", type=int, default=20, help="training images per class")
     parser.add_argument("--backbone", default="efficientnet_lite0")
     args = parser.parse_args()
 
     images, labels = load_fashion_mnist("test")
     train = stratified_sample(labels, args.per_class, seed=0)
-    test = stratified_sample(labels, 30, seed=1, exclude=train)
+    test = stratified_sample(labels, 20, seed=1, exclude=train)
     print(f"Fashion-MNIST: {len(train)} training and {len(test)} test images, 10 classes")
 
     for weights in ("default", None):
