@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 
 from . import backbones
 
 
 def _backbones(args):
-    specs = backbones.specs(modality=args.modality)
-    if not specs:
-        print("no backbones registered" + (f" for modality {args.modality!r}" if args.modality else ""))
-        return 1
     names = backbones.list(modality=args.modality)
+    if args.pattern:
+        names = [n for n in names if fnmatch.fnmatch(n.lower(), args.pattern.lower())]
+    if not names:
+        print("no backbones match", file=sys.stderr)
+        return 1
+    specs = [backbones.get(name) for name in names]
     width = max(len(name) for name in names)
     for name, spec in zip(names, specs):
         line = f"{name:<{width}}  {spec.modality:<5}  {spec.description}"
@@ -27,6 +30,9 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="sktransfer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("backbones", help="list the registered backbones")
+    listing.add_argument(
+        "pattern", nargs="?", help="only names matching this shell pattern, e.g. 'resnet*'"
+    )
     listing.add_argument("--modality", choices=["image", "text", "words"], help="only this modality")
     listing.add_argument(
         "--details",

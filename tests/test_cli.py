@@ -15,13 +15,16 @@ def test_backbones_lists_names_modalities_and_descriptions(capsys):
     assert all(" image " in line for line in lines)
 
 
-def test_details_show_dimension_and_groups(capsys, monkeypatch):
-    from sktransfer import backbones
+def test_pattern_and_details_show_dimension_and_groups(capsys):
+    assert main(["backbones", "ResNet1?", "--details"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == ["resnet18"]
+    assert "dim 512, groups: stem, layer1, layer2, layer3, layer4" in out[0]
 
-    monkeypatch.setattr(backbones, "specs", lambda modality=None: [backbones.get("resnet18")])
-    monkeypatch.setattr(backbones, "list", lambda modality=None: ["resnet18"])
-    assert main(["backbones", "--details"]) == 0
-    assert "dim 512, groups: stem, layer1, layer2, layer3, layer4" in capsys.readouterr().out
+
+def test_nothing_matching_is_an_error(capsys):
+    assert main(["backbones", "no-such-thing*"]) == 1
+    assert "no backbones match" in capsys.readouterr().err
 
 
 def test_unknown_command_is_a_usage_error(capsys):
