@@ -1,0 +1,485 @@
+import gzip
+import pickle
+import re
+import sys
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import estimator_checks as checks
+
+from sktransfer import MissingDependencyError, WeightsNotFoundError, WordVectorEncoder, backbones
+from sktransfer.backbones import _gensim
+from sktransfer.encoders import _word_tokens
+
+gensim = pytest.importorskip("gensim")
+from gensim.models import FastText, KeyedVectors  # noqa: E402
+from gensim.models.fasttext import save_facebook_model  # noqa: E402
+
+TOKENS = re.compile(r"\w+")
+
+
+@pytest.fixture(scope="module")
+def glove():
+    """The packaged GloVe 6B 50-d vectors (loaded once for the whole process)."""
+    return WordVectorEncoder().fit().model_
+
+
+@pytest.fixture(scope="module")
+def tiny_vectors():
+    """Five 3-d word vectors with easy numbers."""
+    words = ["cat", "dog", "the", "runs", "naïve"]
+    vectors = np.array(
+        [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [2, -1, 3]], dtype=np.float32
+    )
+    kv = KeyedVectors(3)
+    kv.add_vectors(words, vectors)
+    return kv
+
+
+@pytest.fixture(scope="module")
+def vector_files(tmp_path_factory, tiny_vectors):
+    """The tiny vectors in every local format, plus a small FastText .bin."""
+    root = tmp_path_factory.mktemp("vectors")
+    files = {}
+    files["word2vec.txt"] = root / "vectors.txt"
+    tiny_vectors.save_word2vec_format(str(files["word2vec.txt"]))
+    files["word2vec.bin"] = root / "vectors.w2v.bin"
+    tiny_vectors.save_word2vec_format(str(files["word2vec.bin"]), binary=True)
+    lines = files["word2vec.txt"].read_text(encoding="utf-8").splitlines()[1:]
+    files["glove.txt"] = root / "glove.txt"  # no header line
+    files["glove.txt"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files["glove.txt.gz"] = root / "glove.txt.gz"
+    with gzip.open(files["glove.txt.gz"], "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    files["gensim.kv"] = root / "vectors.kv"
+    tiny_vectors.save(str(files["gensim.kv"]))
+    corpus = [["the", "cat", "runs"], ["the", "dog", "runs"], ["cats", "and", "dogs"]] * 30
+    model = FastText(vector_size=8, window=2, min_count=1, epochs=3, seed=0, workers=1, bucket=5000)
+    model.build_vocab(corpus)
+    model.train(corpus, total_examples=len(corpus), epochs=3)
+    files["fasttext.bin"] = root / "fasttext.bin"
+    save_facebook_model(model, str(files["fasttext.bin"]))
+    return files
+
+
+# -- reference implementations: plain loops, one text and one word at a time -------------
+
+
+def reference(kv, texts, pooling, *, fitted=None, alpha=1e-3):
+    """What each pooling means, written as the obvious per-text loop."""
+    fitted = texts if fitted is None else fitted
+    fit_tokens = [[w for w in TOKENS.findall(t.lower()) if w in kv.key_to_index] for t in fitted]
+    counts = {}
+    df = {}
+    for tokens in fit_tokens:
+        for w in tokens:
+            counts[w] = counts.get(w, 0) + 1
+        for w in set(tokens):
+            df[w] = df.get(w, 0) + 1
+    total = sum(counts.values())
+
+    def pool(text):
+        tokens = [w for w in TOKENS.findall(text.lower()) if w in kv.key_to_index]
+        if not tokens:
+            return np.zeros(kv.vector_size * (2 if pooling == "minmax" else 1))
+        V = np.stack([kv[w] for w in tokens]).astype(np.float64)
+        if pooling == "mean":
+            return V.mean(0)
+        if pooling == "sum":
+            return V.sum(0)
+        if pooling == "max":
+            return V.max(0)
+        if pooling == "minmax":
+            return np.concatenate([V.min(0), V.max(0)])
+        if pooling == "tfidf":
+            idf = np.array([np.log((1 + len(fitted)) / (1 + df.get(w, 0))) + 1 for w in tokens])
+            return (idf[:, None] * V).sum(0) / idf.sum()
+        if pooling == "sif":
+            weights = np.array([alpha / (alpha + counts.get(w, 0) / total) for w in tokens])
+            return (weights[:, None] * V).sum(0) / len(tokens)
+        raise AssertionError(pooling)
+
+    out = np.stack([pool(t) for t in texts])
+    if pooling == "sif":
+        fit = np.stack([pool(t) for t in fitted])
+        u = np.linalg.svd(fit, full_matrices=False)[2][0]
+        out = out - np.outer(out @ u, u)
+    return out
+
+
+TEXTS = [
+    "The king and the queen ruled the kingdom.",
+    "A dog barks at the cat; the cat runs away!",
+    "",
+    "zzqxv qqqzzz",  # no known word
+    "Émile's café serves crème brûlée 🙂",
+    "Stock markets fell sharply as investors sold shares.",
+]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "sum", "max", "minmax", "tfidf", "sif"])
+def test_poolings_match_their_definition(glove, pooling):
+    enc = WordVectorEncoder(pooling=pooling).fit(TEXTS)
+    X = enc.transform(TEXTS)
+    assert X.dtype == np.float32 and X.shape == (len(TEXTS), enc.n_features_out_)
+    np.testing.assert_allclose(X, reference(glove, TEXTS, pooling), rtol=1e-4, atol=1e-5)
+    assert not X[2].any() and not X[3].any()  # no known word: zeros (sif's removal keeps them 0)
+
+
+def test_weighted_poolings_learn_in_fit_and_apply_to_new_texts(glove):
+    fitted, new = TEXTS[:3], ["the cat and the king", "queen"]
+    for pooling in ("tfidf", "sif"):
+        enc = WordVectorEncoder(pooling=pooling).fit(fitted)
+        np.testing.assert_allclose(
+            enc.transform(new), reference(glove, new, pooling, fitted=fitted), rtol=1e-4, atol=1e-5
+        )
+        assert enc.word_weights_.shape == (len(glove.index_to_key),)
+        with pytest.raises(ValueError, match="learns word statistics in fit"):
+            WordVectorEncoder(pooling=pooling).fit()
+    assert WordVectorEncoder(pooling="sif").fit(fitted).components_.shape == (1, 50)
+    assert WordVectorEncoder().fit(fitted).components_ is None
+
+
+def test_glove_analogy_and_semantic_neighbours(glove):
+    assert glove.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"
+    enc = WordVectorEncoder().fit()
+    king, man, woman = enc.transform(["king", "man", "woman"])
+    target = king - man + woman
+    vocab = glove.vectors[:50_000]  # the most frequent words
+    cosine = vocab @ target / (np.linalg.norm(vocab, axis=1) * np.linalg.norm(target))
+    ranked = [glove.index_to_key[i] for i in np.argsort(-cosine)]
+    assert [w for w in ranked if w not in ("king", "man", "woman")][0] == "queen"
+
+    a, b, c = enc.transform(
+        ["A dog barked at the postman", "The puppy was barking loudly", "Interest rates rose again"]
+    )
+    cos = lambda u, v: u @ v / np.linalg.norm(u) / np.linalg.norm(v)  # noqa: E731
+    assert cos(a, b) > cos(a, c) + 0.1
+
+
+def test_few_shot_bbc_news(bbc_few_shot, mean_few_shot_accuracy):
+    texts, labels, splits = bbc_few_shot
+    glove, _ = mean_few_shot_accuracy(
+        lambda: make_pipeline(WordVectorEncoder(), LogisticRegression(max_iter=2000)),
+        texts, labels, splits,
+    )  # fmt: skip
+    tfidf, _ = mean_few_shot_accuracy(
+        lambda: make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000)),
+        texts, labels, splits,
+    )  # fmt: skip
+    assert glove >= 0.85
+    assert glove > tfidf
+
+
+def test_oov_rate_and_empty_texts(glove):
+    enc = WordVectorEncoder().fit(["the cat", "zzqxv the", "", "!!! ..."])
+    assert enc.oov_rate_ == pytest.approx(1 / 4)  # the cat zzqxv the: punctuation is no token
+    assert enc.empty_rate_ == pytest.approx(2 / 4)
+    unfitted_data = WordVectorEncoder().fit()
+    assert np.isnan(unfitted_data.oov_rate_) and np.isnan(unfitted_data.empty_rate_)
+    X = enc.transform(["", "   ", "🙂🙂", "zzqxv"])
+    assert X.shape == (4, 50) and not X.any()
+
+
+def test_unicode_emoji_and_very_long_texts(glove):
+    enc = WordVectorEncoder().fit()
+    long_text = "the quick brown fox jumps over the lazy dog. " * 20_000  # 900k characters
+    X = enc.transform(["naïve café 日本 🙂 Straße", long_text, "ΑΒΓ Σ σ ς", "a\u0301 \u200b x"])
+    assert np.isfinite(X).all() and X[0].any() and X[1].any()
+    # 180k tokens summed in float32: close, not bit-identical, to one sentence's mean
+    one = enc.transform(["the quick brown fox jumps over the lazy dog"])[0]
+    np.testing.assert_allclose(X[1], one, rtol=0, atol=2e-3 * np.abs(one).max())
+
+
+def test_vectorised_tokens_are_exactly_the_python_tokens(glove, bbc_news):
+    rng = np.random.default_rng(0)
+    alphabet = list("abcXYZ _-'’.,!?\n\t0129\x00\x1c") + [
+        "é", "É", "ß", "ẞ", "İ", "Σ", "ς", "日本", "🙂", "\u0301", "ﬁ", "Ⅻ", "²", "٣", "\u200b",
+        "\u3000", "\xa0", "x" * 17, "queen",
+    ]  # fmt: skip
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 30))) for _ in range(2000)]
+    texts += list(bbc_news[0][:300]) + ["", "y" * 16, "y" * 40, "ΟΔΟΣ"]
+    table = _word_tokens.table_for(glove)
+    for tokenizer, mode in ((None, "word"), (str.split, "split")):
+        for lowercase in (True, False):
+            enc = WordVectorEncoder(tokenizer=tokenizer, lowercase=lowercase).fit()
+            ids, counts = _word_tokens.token_ids(
+                texts, lowercase=lowercase, table=table, key_to_index=glove.key_to_index, mode=mode
+            )
+            python_ids, python_counts, _ = enc._lookup_python(texts)
+            np.testing.assert_array_equal(counts, python_counts)
+            np.testing.assert_array_equal(ids, python_ids)
+
+
+def test_lone_surrogates_take_the_python_path(glove):
+    enc = WordVectorEncoder().fit()
+    X = enc.transform(["the cat \udc80 sat", "the cat sat"])
+    np.testing.assert_allclose(X[0], X[1], rtol=1e-6)
+
+
+def test_tokenizer_and_lowercase_options(glove):
+    text = ["New-York's Cat"]
+    default = WordVectorEncoder().fit().transform(text)
+    np.testing.assert_allclose(default, reference(glove, text, "mean"), rtol=1e-5)
+    cased = WordVectorEncoder(lowercase=False).fit()
+    assert cased.transform(["CAT"]).sum() == 0 and cased.transform(["cat"]).any()
+    pattern = WordVectorEncoder(tokenizer=r"[a-z]+(?:-[a-z]+)?").fit()  # keeps "new-york"
+    np.testing.assert_allclose(
+        pattern.transform(text)[0], np.mean([glove["new-york"], glove["s"], glove["cat"]], axis=0), rtol=1e-5
+    )
+    calls = []
+    spy = WordVectorEncoder(tokenizer=lambda t: calls.append(t) or t.split()).fit()
+    spy.transform(text)
+    assert calls == ["new-york's cat"]  # lower-cased before tokenising
+    with pytest.raises(TypeError, match="returned a str"):
+        WordVectorEncoder(tokenizer=lambda t: t).fit().transform(text)
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        WordVectorEncoder(tokenizer="(").fit()
+    with pytest.raises(ValueError, match="capturing group"):
+        WordVectorEncoder(tokenizer=r"(\w)+").fit()
+    with pytest.raises(TypeError, match="tokenizer must be"):
+        WordVectorEncoder(tokenizer=3).fit()
+
+
+@pytest.mark.parametrize("kind", ["word2vec.txt", "word2vec.bin", "glove.txt", "glove.txt.gz", "gensim.kv"])
+def test_local_vector_files(vector_files, tiny_vectors, kind):
+    enc = WordVectorEncoder(vector_files[kind]).fit()
+    assert enc.model_.index_to_key == tiny_vectors.index_to_key
+    np.testing.assert_allclose(enc.model_.vectors, tiny_vectors.vectors, rtol=1e-5)
+    X = enc.transform(["The cat runs", "naïve DOG", "unknown"])
+    np.testing.assert_allclose(X, [[2 / 3, 1 / 3, 1 / 3], [1, 0, 1.5], [0, 0, 0]], rtol=1e-5, atol=1e-6)
+
+
+def test_fasttext_bin_gives_sub_word_vectors_to_unknown_words(vector_files):
+    enc = WordVectorEncoder(vector_files["fasttext.bin"]).fit(["the cat", "catz dogz"])
+    kv = enc.model_
+    assert "catz" not in kv.key_to_index and enc.oov_rate_ == pytest.approx(2 / 4)
+    X = enc.transform(["catz", "the cat", "catz the"])
+    np.testing.assert_allclose(X[0], kv.get_vector("catz"), rtol=1e-5)
+    np.testing.assert_allclose(X[2], (kv.get_vector("catz") + kv["the"]) / 2, rtol=1e-5)
+    assert WordVectorEncoder(vector_files["fasttext.bin"], pooling="max").fit().transform(["catz"]).any()
+
+
+def test_keyed_vectors_object(tiny_vectors):
+    enc = WordVectorEncoder(tiny_vectors).fit()
+    assert enc.model_ is tiny_vectors
+    np.testing.assert_allclose(enc.transform(["cat dog"]), [[0.5, 0.5, 0]])
+
+
+def test_vectors_are_loaded_once_per_process():
+    first, second = WordVectorEncoder().fit(), WordVectorEncoder(pooling="max").fit()
+    assert first.model_ is second.model_
+    with pytest.raises(ValueError):  # shared, so read-only
+        first.model_.vectors[0, 0] = 1.0
+
+
+def test_sklearn_pipeline_and_grid_search_over_pooling(bbc_few_shot):
+    texts, labels, splits = bbc_few_shot
+    X_train, y_train = texts[splits[0][0]], labels[splits[0][0]]
+    pipe = make_pipeline(WordVectorEncoder(), LogisticRegression(max_iter=2000))
+    for n_jobs in (1, 2):
+        search = GridSearchCV(
+            pipe,
+            {"wordvectorencoder__pooling": ["mean", "max", "sif"]},
+            cv=2,
+            n_jobs=n_jobs,
+            error_score="raise",
+        )
+        search.fit(X_train, y_train)
+        assert search.best_params_["wordvectorencoder__pooling"] in ("mean", "max", "sif")
+        assert search.predict(X_train[:3]).shape == (3,)
+
+
+def test_column_transformer_and_pandas_output():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {"text": ["the cat", "a dog", ""], "n": [1.0, 2.0, 3.0]}, index=["a", "b", "c"]
+    )
+    columns = ColumnTransformer([("text", WordVectorEncoder(), "text"), ("n", "passthrough", ["n"])])
+    assert columns.fit_transform(frame).shape == (3, 51)
+    names = columns.get_feature_names_out()
+    assert names[0] == "text__wordvectorencoder0" and names[-1] == "n__n"
+    columns = ColumnTransformer([("text", WordVectorEncoder(pooling="minmax"), ["text"])])
+    assert columns.fit_transform(frame).shape == (3, 100)
+
+    enc = WordVectorEncoder().set_output(transform="pandas").fit(frame["text"])
+    out = enc.transform(frame["text"])
+    assert list(out.index) == ["a", "b", "c"]
+    assert list(enc.get_feature_names_out()) == list(out.columns)
+    assert out.columns[0] == "wordvectorencoder0"
+
+
+def test_clone_and_pickle(vector_files, glove):
+    enc = WordVectorEncoder(vector_files["glove.txt"], pooling="tfidf").fit(["the cat", "dog"])
+    assert clone(enc).get_params() == enc.get_params() and not hasattr(clone(enc), "model_")
+    restored = pickle.loads(pickle.dumps(enc))
+    texts = ["the cat runs", "a dog", ""]
+    np.testing.assert_array_equal(restored.transform(texts), enc.transform(texts))
+    assert restored._fingerprint() == enc._fingerprint()
+
+    default = WordVectorEncoder().fit()
+    blob = pickle.dumps(default)
+    assert glove.vectors.nbytes < len(blob) < 1.2 * glove.vectors.nbytes
+    np.testing.assert_array_equal(pickle.loads(blob).transform(TEXTS), default.transform(TEXTS))
+    assert len(pickle.dumps(clone(default))) < 2000
+
+
+def test_fingerprint_names_what_changes_the_output():
+    base = WordVectorEncoder()._fingerprint()
+    assert base == WordVectorEncoder(batch_size=7, verbose=True)._fingerprint()
+    assert base != WordVectorEncoder(pooling="max")._fingerprint()
+    assert base != WordVectorEncoder(lowercase=False)._fingerprint()
+    one = WordVectorEncoder(pooling="tfidf").fit(["the cat"])._fingerprint()
+    assert one != WordVectorEncoder(pooling="tfidf").fit(["a dog"])._fingerprint()
+
+
+@pytest.mark.parametrize(
+    "X, error, message",
+    [
+        (None, TypeError, "X is None"),
+        ("the cat", TypeError, "wrap it in a list"),
+        (42, TypeError, "iterable of str, got a int"),
+        (["ok", None], ValueError, "text 1 is missing"),
+        (["ok", "ok", float("nan")], ValueError, "text 2 is missing"),
+        (["ok", 3], TypeError, "text 1 is a int"),
+        ([b"bytes"], TypeError, "text 0 is bytes"),
+        ([], ValueError, "0 samples"),
+        (np.array([["a", "b"]], dtype=object), ValueError, "1-D"),
+    ],
+)
+def test_bad_input_names_the_offending_item(X, error, message):
+    enc = WordVectorEncoder().fit()
+    with pytest.raises(error, match=message):
+        enc.transform(X)
+    if X is not None:  # fit(None) is fine: the unweighted poolings need no data
+        with pytest.raises(error, match=message):
+            WordVectorEncoder().fit(X)
+
+
+def test_missing_values_in_pandas_are_named():
+    pd = pytest.importorskip("pandas")
+    enc = WordVectorEncoder().fit()
+    with pytest.raises(ValueError, match=r"text 1 is missing.*fillna"):
+        enc.transform(pd.Series(["ok", pd.NA, "x"]))
+    with pytest.raises(ValueError, match="2 columns"):
+        enc.transform(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+    assert enc.transform(np.array(["a", "b"])).shape == (2, 50)  # numpy str_ items
+    assert enc.transform(text for text in ["a", "b"]).shape == (2, 50)  # a generator
+    assert enc.fit_transform(text for text in ["a", "b"]).shape == (2, 50)
+
+
+def test_bad_parameters():
+    for params, message in [
+        ({"pooling": "median"}, "pooling must be one of"),
+        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"sif_alpha": 0}, "sif_alpha must be a positive number"),
+        ({"lowercase": "yes"}, "lowercase must be True or False"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            WordVectorEncoder(**params).fit(["x"])
+    with pytest.raises(NotFittedError):
+        WordVectorEncoder().transform(["x"])
+    with pytest.raises(TypeError, match="vectors must be a name"):
+        WordVectorEncoder(vectors=3.5).fit()
+
+
+def test_batching_does_not_change_the_result(glove):
+    texts = TEXTS * 7
+    for pooling in ("mean", "max", "sif"):
+        whole = WordVectorEncoder(pooling=pooling).fit(texts).transform(texts)
+        small = WordVectorEncoder(pooling=pooling, batch_size=4).fit(texts).transform(texts)
+        np.testing.assert_allclose(small, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_verbose_shows_a_progress_bar(capsys):
+    WordVectorEncoder(verbose=True).fit().transform(["the cat"] * 3)
+    assert "text" in capsys.readouterr().err
+    WordVectorEncoder().fit().transform(["the cat"])
+    assert capsys.readouterr().err == ""
+
+
+# -- the registry --------------------------------------------------------------------------
+
+
+def test_registered_word_vectors():
+    names = backbones.list("words")
+    assert {"glove-6b-50d", "glove-wiki-gigaword-100", "word2vec-google-news-300",
+            "fasttext-wiki-news-subwords-300"} <= set(names)  # fmt: skip
+    spec = backbones.get("glove-6b-50d")
+    assert spec.modality == "words" and spec.feature_dim == 50 and spec.family == "gensim"
+    assert backbones.get("gensim/glove-6b-50d") is spec
+    assert backbones.get("word2vec-google-news-300").feature_dim == 300
+
+
+@pytest.mark.parametrize("name", ["glove-wiki-gigaword-100", "word2vec-google-news-300", "glove-twitter-25"])
+def test_download_only_vectors_fail_fast_offline(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path))
+    start = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match=rf"{name}.*downloads are disabled.*gensim.downloader"):
+        WordVectorEncoder(name).fit()
+    assert time.perf_counter() - start < 5
+
+
+def test_gensim_data_folder_is_used_offline(tmp_path, monkeypatch, tiny_vectors):
+    """A model gensim.downloader put in its folder earlier loads without a network."""
+    monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path))
+    folder = tmp_path / "glove-twitter-25"
+    folder.mkdir()
+    tiny_vectors.save_word2vec_format(str(folder / "glove-twitter-25.gz"))
+    (folder / "__init__.py").write_text(
+        "import os\n"
+        "from gensim.models import KeyedVectors\n"
+        "def load_data():\n"
+        "    path = os.path.join(os.path.dirname(__file__), 'glove-twitter-25.gz')\n"
+        "    return KeyedVectors.load_word2vec_format(path)\n"
+    )
+    enc = WordVectorEncoder("glove-twitter-25").fit()
+    assert enc.model_.index_to_key == tiny_vectors.index_to_key
+
+
+def test_missing_file_and_wrong_modality():
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        WordVectorEncoder("no/such/vectors.txt").fit()
+    with pytest.raises(ValueError, match="not word vectors; use ImageEncoder"):
+        WordVectorEncoder("resnet18").fit()
+
+
+def test_without_gensim_names_are_listed_and_building_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gensim", None)  # import gensim now raises ImportError
+    monkeypatch.setitem(sys.modules, "gensim.models", None)
+    names = [spec.name for spec in _gensim.specs()]
+    assert "glove-6b-50d" in names
+    with pytest.raises(MissingDependencyError, match=r"pip install sktransfer\[words\]"):
+        _gensim.specs()[0].build("default")
+    with pytest.raises(MissingDependencyError, match=r"sktransfer\[words\]"):
+        WordVectorEncoder().fit()
+
+
+# -- scikit-learn conventions (the checks that need no data) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_no_attributes_set_in_init,
+        checks.check_estimator_repr,
+        checks.check_parameters_default_constructible,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_estimator_cloneable,
+        checks.check_mixin_order,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_valid_tag_types,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_data_free_sklearn_checks(check):
+    check("WordVectorEncoder", WordVectorEncoder())
