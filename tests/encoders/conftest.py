@@ -24,24 +24,24 @@ def bbc_news():
 
 @pytest.fixture(scope="session")
 def bbc_few_shot(bbc_news):
-    """A fixed pool of 30 articles per topic and five few-shot splits of it.
+    """A fixed pool of 40 articles per topic and ten few-shot splits of it.
 
-    Each split trains on 8 articles per topic and tests on the other 22; a
-    method's score is its mean accuracy over the five splits, which is far less
+    Each split trains on 8 articles per topic and tests on the other 32; a
+    method's score is its mean accuracy over the ten splits, which is far less
     noisy than one small split.
 
     Returns
     -------
-    texts, labels : arrays of the 150 pooled articles
+    texts, labels : arrays of the 200 pooled articles
     splits : list of (train_indices, test_indices) into them
     """
     texts, labels = bbc_news
     rng = np.random.default_rng(0)
     topics = np.unique(labels)
-    pool = np.concatenate([rng.permutation(np.flatnonzero(labels == t))[:30] for t in topics])
+    pool = np.concatenate([rng.permutation(np.flatnonzero(labels == t))[:40] for t in topics])
     texts, labels = texts[pool], labels[pool]
     splits = []
-    for seed in range(5):
+    for seed in range(10):
         rng = np.random.default_rng(100 + seed)
         train = np.concatenate([rng.permutation(np.flatnonzero(labels == t))[:8] for t in topics])
         splits.append((train, np.setdiff1d(np.arange(len(labels)), train)))

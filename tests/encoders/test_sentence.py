@@ -1,0 +1,294 @@
+import pickle
+import sys
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import estimator_checks as checks
+
+from sktransfer import MissingDependencyError, SentenceEncoder, WeightsNotFoundError, backbones
+from sktransfer.backbones import _sentence_transformers as st_family
+
+pytest.importorskip("sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    """The packaged all-MiniLM-L6-v2, fitted once for the read-only tests."""
+    return SentenceEncoder(device="cpu").fit()
+
+
+def cosine(u, v):
+    return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+
+
+def test_output_and_semantic_similarity(encoder):
+    assert encoder.n_features_out_ == 384 and encoder.max_seq_length_ == 256
+    X = encoder.transform(
+        [
+            "A man is playing a guitar.",
+            "Someone plays an acoustic guitar on stage.",
+            "The central bank raised interest rates.",
+            "How do I reset my password?",
+            "I forgot my login credentials, how can I recover my account?",
+            "Heavy rain is expected over the weekend.",
+        ]
+    )
+    assert X.dtype == np.float32 and X.shape == (6, 384) and X.flags.c_contiguous
+    assert cosine(X[0], X[1]) > cosine(X[0], X[2]) + 0.3
+    assert cosine(X[3], X[4]) > max(cosine(X[3], X[5]), cosine(X[3], X[0])) + 0.3
+
+
+def test_same_numbers_as_sentence_transformers(encoder):
+    from sentence_transformers import SentenceTransformer
+
+    direct = SentenceTransformer(str(st_family.packaged_minilm_dir()), device="cpu")
+    texts = ["first text", "a second, longer text about something else", ""]
+    np.testing.assert_allclose(encoder.transform(texts), direct.encode(texts), atol=1e-6)
+    normalized = SentenceEncoder(normalize=True, device="cpu").fit().transform(texts)
+    np.testing.assert_allclose(np.linalg.norm(normalized, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        normalized, direct.encode(texts, normalize_embeddings=True), atol=1e-6
+    )
+
+
+def test_batching_and_order_do_not_change_the_result(encoder):
+    texts = [f"sentence number {i} " + "word " * (i % 7) for i in range(11)]
+    whole = encoder.transform(texts)
+    small = SentenceEncoder(batch_size=3, device="cpu").fit().transform(texts)
+    np.testing.assert_allclose(small, whole, atol=1e-5)
+    np.testing.assert_allclose(encoder.transform(texts[::-1]), whole[::-1], atol=1e-5)
+
+
+def test_few_shot_bbc_news_beats_tfidf(bbc_few_shot, mean_few_shot_accuracy):
+    """8 labelled articles per topic: sentence embeddings + a linear model beat TF-IDF."""
+    texts, labels, splits = bbc_few_shot
+    # Every article is encoded once (the first 256 tokens), as the pipeline would in each split.
+    embeddings = SentenceEncoder(device="cpu").fit_transform(texts)
+    sentence, per_split = mean_few_shot_accuracy(
+        lambda: LogisticRegression(max_iter=2000), embeddings, labels, splits
+    )
+    tfidf, tfidf_per_split = mean_few_shot_accuracy(
+        lambda: make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000)),
+        texts, labels, splits,
+    )  # fmt: skip
+    assert sentence >= 0.85, per_split
+    assert sentence > tfidf + 0.02, (per_split, tfidf_per_split)
+
+
+def test_pipeline_and_grid_search(bbc_few_shot):
+    texts, labels, _ = bbc_few_shot
+    short = np.array([t.split("\n")[0] for t in texts[::8]], dtype=object)  # the headlines
+    y = labels[::8]
+    pipe = make_pipeline(SentenceEncoder(device="cpu"), LogisticRegression(max_iter=1000))
+    search = GridSearchCV(
+        pipe, {"sentenceencoder__normalize": [False, True]}, cv=2, error_score="raise"
+    )
+    search.fit(short, y)
+    assert search.best_params_["sentenceencoder__normalize"] in (False, True)
+    assert search.score(short, y) > 0.8
+
+
+def test_column_transformer_and_pandas_output(encoder):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {"title": ["A cat", "Stocks fall", ""], "n": [1.0, 2.0, 3.0]}, index=["a", "b", "c"]
+    )
+    columns = ColumnTransformer(
+        [("text", SentenceEncoder(device="cpu"), "title"), ("n", "passthrough", ["n"])]
+    )
+    assert columns.fit_transform(frame).shape == (3, 385)
+    assert columns.get_feature_names_out()[0] == "text__sentenceencoder0"
+    columns = ColumnTransformer([("text", SentenceEncoder(device="cpu"), ["title"])])
+    np.testing.assert_allclose(columns.fit_transform(frame), encoder.transform(frame["title"]), atol=1e-6)
+
+    enc = clone(encoder).set_output(transform="pandas").fit()
+    out = enc.transform(frame["title"])
+    assert list(out.index) == ["a", "b", "c"]
+    assert list(out.columns) == list(enc.get_feature_names_out())
+    assert out.columns[0] == "sentenceencoder0"
+
+
+def test_clone_and_pickle(encoder):
+    assert not hasattr(clone(encoder), "model_")
+    assert clone(encoder).get_params() == encoder.get_params()
+    blob = pickle.dumps(encoder)
+    weight_bytes = sum(t.numel() * t.element_size() for t in encoder.model_.state_dict().values())
+    assert weight_bytes < len(blob) < 1.2 * weight_bytes
+    restored = pickle.loads(blob)
+    texts = ["pickled and restored", "ok"]
+    np.testing.assert_array_equal(restored.transform(texts), encoder.transform(texts))
+    assert len(pickle.dumps(clone(encoder))) < 2000
+
+
+def test_truncation_to_max_seq_length(encoder):
+    words = [f"word{i}" for i in range(400)]
+    long_text, longer_text = " ".join(words), " ".join(words + ["tail"] * 200)
+    a, b = encoder.transform([long_text, longer_text])  # both beyond 256 tokens
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    short = SentenceEncoder(max_seq_length=8, device="cpu").fit()
+    assert short.max_seq_length_ == 8
+    c, d = short.transform(["one two three four five six", "one two three four five six seven eight"])
+    np.testing.assert_allclose(c, d, atol=1e-6)  # 6 words + [CLS] + [SEP] fill all 8 tokens
+    assert encoder.model_.max_seq_length == 256  # other encoders keep their own limit
+    with pytest.raises(ValueError, match="exceeds what the model can read"):
+        SentenceEncoder(max_seq_length=10_000, device="cpu").fit()
+    with pytest.raises(ValueError, match="max_seq_length must be a positive int"):
+        SentenceEncoder(max_seq_length=0, device="cpu").fit()
+
+
+def test_empty_unicode_emoji_and_very_long_texts(encoder):
+    texts = ["", "", "🙂🎉", "日本語の文章です。", "Ünïcödé naïveté", "x" * 200_000, "word " * 50_000]
+    X = encoder.transform(texts)
+    assert np.isfinite(X).all() and (np.linalg.norm(X, axis=1) > 0.5).all()
+    np.testing.assert_array_equal(X[0], X[1])  # the empty text has one fixed vector
+
+
+def test_prompt_is_put_before_every_text(encoder):
+    prompted = SentenceEncoder(prompt="query: ", device="cpu").fit()
+    np.testing.assert_allclose(
+        prompted.transform(["what is a cat"]), encoder.transform(["query: what is a cat"]), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "X, error, message",
+    [
+        (None, TypeError, "X is None"),
+        ("a single text", TypeError, "wrap it in a list"),
+        (3, TypeError, "iterable of str, got a int"),
+        (["ok", None], ValueError, "text 1 is missing"),
+        (["ok", "ok", float("nan")], ValueError, "text 2 is missing"),
+        (["ok", 1.5], TypeError, "text 1 is a float"),
+        ([["nested"]], TypeError, "text 0 is a list"),
+        ([], ValueError, "0 samples"),
+    ],
+)
+def test_bad_input_names_the_offending_item(encoder, X, error, message):
+    with pytest.raises(error, match=message):
+        encoder.transform(X)
+
+
+def test_bad_input_fails_in_fit_before_loading(monkeypatch):
+    monkeypatch.setattr(SentenceEncoder, "_load", lambda self: pytest.fail("loaded the model"))
+    with pytest.raises(ValueError, match="text 2 is missing"):
+        SentenceEncoder().fit(["a", "b", None])
+
+
+def test_not_fitted_and_bad_parameters():
+    with pytest.raises(NotFittedError):
+        SentenceEncoder().transform(["x"])
+    with pytest.raises(ValueError, match="batch_size"):
+        SentenceEncoder(batch_size=0).fit()
+    with pytest.raises(ValueError, match="normalize must be True or False"):
+        SentenceEncoder(normalize="yes").fit()
+    with pytest.raises(TypeError, match="model must be"):
+        SentenceEncoder(model=42).fit()
+
+
+def test_verbose_shows_a_progress_bar(encoder, capsys):
+    clone(encoder).set_params(verbose=True).fit().transform(["a", "b"])
+    assert "Batches" in capsys.readouterr().err
+    encoder.transform(["a"])
+    assert capsys.readouterr().err == ""
+
+
+# -- where models come from ------------------------------------------------------------------
+
+
+def test_registered_sentence_encoders():
+    names = backbones.list("text")
+    assert {"all-MiniLM-L6-v2", "all-mpnet-base-v2", "paraphrase-multilingual-MiniLM-L12-v2"} <= set(names)
+    spec = backbones.get("all-MiniLM-L6-v2")
+    assert spec.modality == "text" and spec.feature_dim == 384
+    assert spec.family == "sentence-transformers"
+    # The qualified name is also the model's Hugging Face Hub id.
+    assert backbones.get("sentence-transformers/all-MiniLM-L6-v2") is spec
+    groups = spec.layer_groups
+    assert groups[0].endswith("embeddings") and len(groups) == 7
+    assert [g.rsplit(".", 1)[-1] for g in groups[1:]] == [str(i) for i in range(6)]
+
+
+def test_local_folder_and_hub_id_load_the_same_model(encoder):
+    texts = ["same model, three names"]
+    expected = encoder.transform(texts)
+    for model in (st_family.packaged_minilm_dir(), "sentence-transformers/all-MiniLM-L6-v2"):
+        np.testing.assert_allclose(
+            SentenceEncoder(model, device="cpu").fit().transform(texts), expected, atol=1e-6
+        )
+
+
+def test_loaded_model_object(encoder):
+    enc = SentenceEncoder(encoder.model_, device="cpu").fit()
+    assert enc.model_ is encoder.model_
+    np.testing.assert_allclose(enc.transform(["x"]), encoder.transform(["x"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["all-mpnet-base-v2", "paraphrase-multilingual-MiniLM-L12-v2", "BAAI/bge-small-en-v1.5"])
+def test_download_only_models_fail_fast_offline(name):
+    start = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match=r"downloads are disabled.*local folder"):
+        SentenceEncoder(name).fit()
+    assert time.perf_counter() - start < 5
+
+
+def test_unreachable_hub_fails_fast_without_the_offline_switch(monkeypatch):
+    for variable in ("SKTRANSFER_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    probed = []
+    monkeypatch.setattr(st_family, "_hub_reachable", lambda repo, timeout: probed.append(repo))
+    start = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match="cannot be reached"):
+        SentenceEncoder("all-mpnet-base-v2").fit()
+    assert probed == ["sentence-transformers/all-mpnet-base-v2"]
+    assert time.perf_counter() - start < 5
+
+
+def test_missing_folder_file_and_wrong_modality(tmp_path):
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        SentenceEncoder(str(tmp_path / "no" / "such" / "model")).fit()
+    (tmp_path / "file.bin").write_bytes(b"x")
+    with pytest.raises(ValueError, match="is a file"):
+        SentenceEncoder(str(tmp_path / "file.bin")).fit()
+    with pytest.raises(ValueError, match="use ImageEncoder"):
+        SentenceEncoder("resnet18").fit()
+    with pytest.raises(ValueError, match="use WordVectorEncoder"):
+        SentenceEncoder("glove-6b-50d").fit()
+
+
+def test_without_sentence_transformers(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    assert "all-MiniLM-L6-v2" in [spec.name for spec in st_family.specs()]
+    with pytest.raises(MissingDependencyError, match=r"pip install sktransfer\[text\]"):
+        st_family.specs()[0].build("default")
+    with pytest.raises(MissingDependencyError, match=r"sktransfer\[text\]"):
+        SentenceEncoder().fit()
+
+
+# -- scikit-learn conventions (the checks that need no data) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_no_attributes_set_in_init,
+        checks.check_estimator_repr,
+        checks.check_parameters_default_constructible,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_estimator_cloneable,
+        checks.check_mixin_order,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_valid_tag_types,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_data_free_sklearn_checks(check):
+    check("SentenceEncoder", SentenceEncoder())
