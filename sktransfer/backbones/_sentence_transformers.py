@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import re
 import urllib.error
@@ -28,22 +29,24 @@ from ._spec import BackboneSpec, WeightsSource
 FAMILY = "sentence-transformers"
 HUB_ORGANIZATION = "sentence-transformers"
 
-# name, embedding size, layers, packaged loader (or None), description
+# name, embedding size, transformer blocks, packaged, description
 _MODELS = (
-    ("all-MiniLM-L6-v2", 384, "packaged", "MiniLM-L6 sentence encoder (22.7M params), English"),
-    ("all-MiniLM-L12-v2", 384, None, "MiniLM-L12 sentence encoder (33.4M params), English"),
-    ("all-mpnet-base-v2", 768, None, "MPNet-base sentence encoder (109M params), English"),
-    ("all-distilroberta-v1", 768, None, "DistilRoBERTa sentence encoder (82M params), English"),
+    ("all-MiniLM-L6-v2", 384, 6, True, "MiniLM-L6 sentence encoder (22.7M params), English"),
+    ("all-MiniLM-L12-v2", 384, 12, False, "MiniLM-L12 sentence encoder (33.4M params), English"),
+    ("all-mpnet-base-v2", 768, 12, False, "MPNet-base sentence encoder (109M params), English"),
+    ("all-distilroberta-v1", 768, 6, False, "DistilRoBERTa sentence encoder (82M params), English"),
     (
         "paraphrase-multilingual-MiniLM-L12-v2",
         384,
-        None,
+        12,
+        False,
         "multilingual MiniLM-L12 paraphrase encoder (118M params), 50+ languages",
     ),
     (
         "multi-qa-MiniLM-L6-cos-v1",
         384,
-        None,
+        6,
+        False,
         "MiniLM-L6 tuned for semantic search (question-answer pairs), English",
     ),
 )
@@ -212,12 +215,23 @@ def transformer_layer_groups(model):
     return tuple(embeddings + blocks + tail)
 
 
-def _layer_groups(name, packaged):
-    return transformer_layer_groups(_build(name, packaged))
+def _layer_groups(n_blocks):
+    """The groups :func:`transformer_layer_groups` finds, named without building the model."""
+    _require_sentence_transformers()
+    try:
+        from sentence_transformers.sentence_transformer.modules import Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Transformer
+
+    # sentence-transformers 6 keeps the Hugging Face model as `model` (`auto_model`
+    # is an alias property); earlier versions as `auto_model`.
+    alias = isinstance(inspect.getattr_static(Transformer, "auto_model", None), property)
+    inner = "0.model" if alias else "0.auto_model"
+    return (f"{inner}.embeddings", *(f"{inner}.encoder.layer.{i}" for i in range(n_blocks)))
 
 
-def _spec(name, dim, packaged, description):
-    loader = packaged_minilm_dir if packaged == "packaged" else None
+def _spec(name, dim, n_blocks, packaged, description):
+    loader = packaged_minilm_dir if packaged else None
     repo = _hub_id(name)
     source = WeightsSource(filename=repo, url=f"https://huggingface.co/{repo}", packaged=loader)
     where = "packaged, offline" if loader else "download"
@@ -227,7 +241,7 @@ def _spec(name, dim, packaged, description):
         build=functools.partial(_build, name, loader),
         description=f"{description}, {dim}-d ({where})",
         feature_dim=dim,
-        layer_groups=functools.partial(_layer_groups, name, loader),
+        layer_groups=functools.partial(_layer_groups, n_blocks),
         weights=source,
         default_pooling="mean",
         family=FAMILY,

@@ -211,9 +211,17 @@ def test_registered_sentence_encoders():
     assert spec.family == "sentence-transformers"
     # The qualified name is also the model's Hugging Face Hub id.
     assert backbones.get("sentence-transformers/all-MiniLM-L6-v2") is spec
-    groups = spec.layer_groups
+    groups = spec.layer_groups  # named without building the model
     assert groups[0].endswith("embeddings") and len(groups) == 7
     assert [g.rsplit(".", 1)[-1] for g in groups[1:]] == [str(i) for i in range(6)]
+    assert len(backbones.get("all-mpnet-base-v2").layer_groups) == 13  # offline too
+
+
+def test_layer_groups_are_modules_of_the_model(encoder):
+    modules = dict(encoder.model_.named_modules())
+    groups = backbones.get("all-MiniLM-L6-v2").layer_groups
+    assert all(group in modules for group in groups)
+    assert st_family.transformer_layer_groups(encoder.model_) == groups
 
 
 def test_local_folder_and_hub_id_load_the_same_model(encoder):
