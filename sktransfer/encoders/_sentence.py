@@ -122,8 +122,12 @@ class SentenceEncoder(BaseEncoder):
         return super().fit(None, y)
 
     def fit_transform(self, X, y=None, **fit_params):
+        """Load the model and encode ``X`` (read once: it may be a generator)."""
         texts = check_texts(X)
-        return super().fit(None, y).transform(texts)
+        super().fit(None, y)
+        # Not self.transform(texts): with set_output("pandas"), the frame must
+        # take the index of X, not of the list made from it.
+        return np.ascontiguousarray(self._encode(texts), dtype=np.float32)
 
     def _load(self):
         check_batch_size(self.batch_size)

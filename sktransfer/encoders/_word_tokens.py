@@ -11,10 +11,10 @@ object per token:
    the same regular expression as the Python tokenizer (``\\w``);
 3. tokens are the runs of word bytes (``np.diff`` of the class), each assigned
    to its text by its offset;
-4. tokens of at most 16 bytes are packed into two uint64 words, hashed, and
-   looked up in an open-addressing table of the vocabulary (exact: a hit
-   compares the packed bytes, not just the hash); longer tokens, rare, go
-   through the vocabulary dict.
+4. tokens of at most 15 bytes are packed, with their length, into two uint64
+   words, hashed, and looked up in an open-addressing table of the vocabulary
+   (exact: a hit compares the packed bytes, not just the hash); longer tokens,
+   rare, go through the vocabulary dict.
 
 The same machinery splits like ``str.split()`` (runs of non-whitespace). The
 result is exactly what the Python path gives (the tests compare both).
@@ -28,7 +28,8 @@ import weakref
 
 import numpy as np
 
-WIDTH = 16  # bytes packed per token: two uint64 words
+WIDTH = 16  # bytes per packed key: two uint64 words
+MAX_BYTES = WIDTH - 1  # the token's bytes; the last byte holds its length
 _WORD_CHAR = re.compile(r"\w")
 
 
@@ -60,20 +61,37 @@ def _byte_masks(width, dtype):
     return masks.view(dtype)
 
 
-_MASKS = _byte_masks(WIDTH, np.uint64)  # (WIDTH + 1, 2)
-_MASKS4 = _byte_masks(4, np.uint32)[:, 0]  # (5,)
+_MASKS = _byte_masks(WIDTH, np.uint64)
+_MASK0, _MASK1 = _MASKS[:, 0].copy(), _MASKS[:, 1].copy()
+_MASKS4 = _byte_masks(4, np.uint32)[:, 0]
+# The length of a token in the last byte of its key (so that "ab" and "ab\x00" differ).
+_LENGTH_BYTE = np.zeros((WIDTH, WIDTH), dtype=np.uint8)
+_LENGTH_BYTE[:, -1] = np.arange(WIDTH)
+_LENGTH1 = _LENGTH_BYTE.view(np.uint64)[:, 1].copy()
+
+
+def _words_at(buf):
+    """An (unaligned) uint64 view of ``buf`` starting at every byte: 8 bytes from each offset."""
+    return np.ndarray(shape=(len(buf) - 7,), dtype=np.uint64, buffer=buf, strides=(1,))
 
 
 def _pack(buf, starts, lengths):
-    """(n, 2) uint64: the bytes buf[start:start + length], zero-padded to WIDTH."""
-    windows = np.lib.stride_tricks.sliding_window_view(buf, WIDTH)
-    packed = windows[starts].view(np.uint64)  # a copy: (n, WIDTH) uint8 -> (n, 2) uint64
-    packed &= _MASKS[lengths]
-    return packed
+    """The key of each token ``buf[start:start + length]`` (length <= MAX_BYTES).
+
+    Two uint64 arrays: the token's bytes zero-padded to MAX_BYTES, then its
+    length. ``buf`` must extend WIDTH bytes past the last token.
+    """
+    words = _words_at(buf)
+    key0 = words[starts]
+    key1 = words[starts + 8]
+    key0 &= _MASK0[lengths]
+    key1 &= _MASK1[lengths]
+    key1 |= _LENGTH1[lengths]
+    return key0, key1
 
 
-def _hash(packed):
-    h = (packed[:, 0] * _K0) ^ (packed[:, 1] * _K1)
+def _hash(key0, key1):
+    h = (key0 * _K0) ^ (key1 * _K1)
     h ^= h >> np.uint64(29)
     return h * _K2
 
@@ -90,22 +108,26 @@ class VocabularyTable:
                 data = word.encode("utf-8")
             except UnicodeEncodeError:
                 continue
-            if 0 < len(data) <= WIDTH and b"\x00" not in data:
+            if 0 < len(data) <= MAX_BYTES:
                 encoded.append(data)
                 ids.append(index)
         self.n_words = len(words)
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        buf = np.frombuffer(b"\x00".join(encoded) + b"\x00" * WIDTH, dtype=np.uint8)
+        buf = np.frombuffer(b" ".join(encoded) + b" " * WIDTH, dtype=np.uint8)
         starts = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
-        self.keys = _pack(buf, starts, lengths)  # (n, 2), row i <-> word ids[i]
-        self.lengths = lengths  # a key padded with zeros could otherwise match "key\x00"
-        self.ids = np.asarray(ids, dtype=np.int64)
+        key0, key1 = _pack(buf, starts, lengths)
+        # Row i is word ids[i]. The last row, which no token packs to (its length
+        # byte would be 0xFF), is what an empty slot (-1) points at.
+        sentinel = np.array([~np.uint64(0)])
+        self.key0 = np.concatenate([key0, sentinel])
+        self.key1 = np.concatenate([key1, sentinel])
+        self.ids = np.asarray(ids + [-1], dtype=np.int64)
         bits = max(4, int(np.ceil(np.log2(max(len(encoded), 1) * 4))))  # load factor <= 0.25
         self.shift = np.uint64(64 - bits)
         self.mask = (1 << bits) - 1
-        self.slots = np.full(1 << bits, -1, dtype=np.int32)  # row of self.keys, or -1
-        self.max_probe = self._insert(_hash(self.keys))
+        self.slots = np.full(1 << bits, -1, dtype=np.int32)  # a row of the keys, or -1
+        self.max_probe = self._insert(_hash(key0, key1))
 
     def _insert(self, hashes):
         home = (hashes >> self.shift).astype(np.int64)
@@ -125,28 +147,22 @@ class VocabularyTable:
                 probe += 1
         return probe
 
-    def lookup(self, packed, lengths):
+    def lookup(self, key0, key1):
         """Vocabulary index of each packed token, -1 where it is not in the vocabulary."""
-        out = np.full(len(packed), -1, dtype=np.int64)
-        if not len(self.keys):
-            return out
-        home = (_hash(packed) >> self.shift).astype(np.int64)
-        pending = np.arange(len(packed))
-        for probe in range(self.max_probe + 1):
-            slot = (home[pending] + probe) & self.mask
+        out = np.full(len(key0), -1, dtype=np.int64)
+        slot = (_hash(key0, key1) >> self.shift).astype(np.intp)
+        where = None  # positions in `out` of the keys still probing (None: all of them)
+        for _ in range(self.max_probe + 1):
             row = self.slots[slot]
-            occupied = row >= 0
-            keys = self.keys[row]  # row -1 reads the last key: masked by `occupied`
-            match = (
-                occupied
-                & (keys[:, 0] == packed[pending, 0])
-                & (keys[:, 1] == packed[pending, 1])
-                & (self.lengths[row] == lengths[pending])
-            )
-            out[pending[match]] = self.ids[row[match]]
-            pending = pending[occupied & ~match]
-            if not len(pending):
+            match = (self.key0[row] == key0) & (self.key1[row] == key1)
+            hits = np.flatnonzero(match)
+            out[hits if where is None else where[hits]] = self.ids[row[hits]]
+            go_on = np.flatnonzero((row >= 0) & ~match)  # an empty slot ends the probe
+            if not len(go_on):
                 break
+            where = go_on if where is None else where[go_on]
+            slot = (slot[go_on] + 1) & self.mask
+            key0, key1 = key0[go_on], key1[go_on]
         return out
 
 
@@ -190,7 +206,9 @@ def _class_non_ascii(buf, word, is_token_char):
 
 
 def token_ids(texts, *, lowercase, table, key_to_index, mode="word"):
-    """Token ids (``-1`` when out of vocabulary) and tokens per text.
+    """Token ids (``-1`` when out of vocabulary) and where each text's tokens start.
+
+    Text ``i`` has the tokens ``ids[indptr[i]:indptr[i + 1]]``.
 
     ``mode`` "word" gives the tokens of the default tokenizer (``TOKEN_PATTERN``), "split"
     those of ``str.split()`` (runs of non-whitespace).
@@ -214,15 +232,17 @@ def token_ids(texts, *, lowercase, table, key_to_index, mode="word"):
     edges = np.flatnonzero(np.diff(word.view(np.int8), prepend=np.int8(0)))
     starts, ends = edges[0::2], edges[1::2]
     lengths = ends - starts
-    owner = np.searchsorted(text_starts, starts, side="right") - 1
-    counts = np.bincount(owner, minlength=n_texts)
+    # Texts are in buffer order, so the first token of each is found by bisection.
+    indptr = np.empty(n_texts + 1, dtype=np.int64)
+    indptr[:-1] = np.searchsorted(starts, text_starts)
+    indptr[-1] = len(starts)
     ids = np.empty(len(starts), dtype=np.int64)
-    short = lengths <= WIDTH
+    short = lengths <= MAX_BYTES
     if short.all():
-        ids[:] = table.lookup(_pack(buf, starts, lengths), lengths)
+        ids[:] = table.lookup(*_pack(buf, starts, lengths))
     else:
-        ids[short] = table.lookup(_pack(buf, starts[short], lengths[short]), lengths[short])
+        ids[short] = table.lookup(*_pack(buf, starts[short], lengths[short]))
         get = key_to_index.get
         for i in np.flatnonzero(~short):
             ids[i] = get(joined[starts[i] : ends[i]].decode("utf-8"), -1)
-    return ids, counts
+    return ids, indptr

@@ -42,6 +42,7 @@ def default_tokenize(text):
         return text.encode("ascii").translate(_ASCII_NON_WORD_TO_SPACE).decode("ascii").split()
     return _WORDS.findall(text)
 
+
 # Tokenizers the vectorised path reproduces exactly (besides the default).
 _VECTORISED_MODES = {str.split: "split"}
 
@@ -213,8 +214,12 @@ class WordVectorEncoder(BaseEncoder):
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        texts = check_texts(X)  # once: X may be a generator
-        return self.fit(texts, y).transform(texts)
+        """Fit on ``X`` and encode it; ``X`` is read once (it may be a generator)."""
+        texts = check_texts(X)
+        self.fit(texts, y)
+        # Not self.transform(texts): with set_output("pandas"), the frame must
+        # take the index of X, not of the list made from it.
+        return np.ascontiguousarray(self._encode(texts), dtype=np.float32)
 
     def _check_params(self):
         if self.pooling not in POOLINGS:
@@ -329,12 +334,11 @@ class WordVectorEncoder(BaseEncoder):
     def _lookup(self, texts):
         """Tokenise ``texts`` and map tokens to rows of the embedding matrix."""
         kv = self.model_
-        n_texts, flat = len(texts), None
-        ids = None
-        mode = _VECTORISED_MODES.get(self.tokenizer if callable(self.tokenizer) else None, "word")
+        ids = flat = None
+        mode = _VECTORISED_MODES.get(self.tokenizer, "word") if callable(self.tokenizer) else "word"
         if (self.tokenizer is None or mode == "split") and not _has_subwords(kv):
             try:  # the vectorised path: no Python object per token
-                ids, counts = _word_tokens.token_ids(
+                ids, indptr = _word_tokens.token_ids(
                     texts,
                     lowercase=bool(self.lowercase),
                     table=_word_tokens.table_for(kv),
@@ -344,7 +348,7 @@ class WordVectorEncoder(BaseEncoder):
             except UnicodeEncodeError:  # lone surrogates: the Python path copes
                 ids = None
         if ids is None:
-            ids, counts, flat = self._lookup_python(texts)
+            ids, indptr, flat = self._lookup_python(texts)
         n_tokens = len(ids)
         known = ids >= 0
         n_oov = n_tokens - int(np.count_nonzero(known))
@@ -356,24 +360,24 @@ class WordVectorEncoder(BaseEncoder):
             )
             extra = np.stack([kv.get_vector(w) for w in words]).astype(np.float32, copy=False)
             ids[oov_positions] = len(kv.index_to_key) + inverse.ravel()
-        elif n_oov:
-            rows = np.repeat(np.arange(n_texts), counts)
-            counts = np.bincount(rows[known], minlength=n_texts)
+        elif n_oov:  # unknown tokens are skipped: count the known ones before each text
+            before = np.zeros(n_tokens + 1, dtype=np.int64)
+            np.cumsum(known, out=before[1:])
+            indptr = before[indptr]
             ids = ids[known]
-        indptr = np.zeros(n_texts + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
         return _Batch(ids=ids, indptr=indptr, extra=extra, n_tokens=n_tokens, n_oov=n_oov)
 
     def _lookup_python(self, texts):
-        """Token ids (-1 when unknown), tokens per text and the tokens themselves."""
+        """Token ids (-1 when unknown), where each text's tokens start, and the tokens."""
         analyze = self._analyzer()
         tokenized = [analyze(text) for text in texts]
         flat = list(chain.from_iterable(tokenized))
-        counts = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(texts))
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, tokenized), dtype=np.int64, count=len(texts)), out=indptr[1:])
         ids = np.fromiter(
             map(self.model_.key_to_index.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
         )
-        return ids, counts, flat
+        return ids, indptr, flat
 
     def _pool(self, batch):
         """Pool one looked-up batch: (n_texts, n_features_out_) float32, before SIF removal."""
@@ -570,7 +574,10 @@ def _resolve_vectors(vectors):
             )
         return _cached(("backbone", spec.qualified_name), lambda: spec.build("default"))
     if os.sep in name or "/" in name or name.lower().endswith(_VECTOR_FILE_SUFFIXES):
-        raise WeightsNotFoundError(f"word vectors file '{name}' does not exist")
+        raise WeightsNotFoundError(
+            f"word vectors file '{name}' does not exist (nor is it a registered name: "
+            f"{', '.join(REGISTRY.list('words'))})"
+        )
     try:
         return _cached(("gensim-data", name), lambda: gensim_family.load_gensim_data(name))
     except WeightsNotFoundError as exc:

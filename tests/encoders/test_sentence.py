@@ -112,6 +112,7 @@ def test_column_transformer_and_pandas_output(encoder):
     enc = clone(encoder).set_output(transform="pandas").fit()
     out = enc.transform(frame["title"])
     assert list(out.index) == ["a", "b", "c"]
+    assert list(clone(enc).fit_transform(frame["title"]).index) == ["a", "b", "c"]
     assert list(out.columns) == list(enc.get_feature_names_out())
     assert out.columns[0] == "sentenceencoder0"
 
