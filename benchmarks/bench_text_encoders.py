@@ -25,6 +25,7 @@ Run by hand (not part of the tests)::
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import platform
@@ -79,17 +80,22 @@ def bench_sentence(texts, *, repeats, batch_size, device):
     np.testing.assert_allclose(a, b, atol=1e-5)
     ratio = median["SentenceTransformer.encode"] / median["SentenceEncoder.transform"]
     paired = statistics.median(
-        d / o for d, o in zip(times["SentenceTransformer.encode"], times["SentenceEncoder.transform"])
+        d / o
+        for d, o in zip(times["SentenceTransformer.encode"], times["SentenceEncoder.transform"])
     )
-    print(f"\n## SentenceEncoder vs SentenceTransformer.encode "
-          f"({len(texts)} texts, batch {batch_size}, device {encoder.model_.device}, "
-          f"torch threads {torch.get_num_threads()})")
+    print(
+        f"\n## SentenceEncoder vs SentenceTransformer.encode "
+        f"({len(texts)} texts, batch {batch_size}, device {encoder.model_.device}, "
+        f"torch threads {torch.get_num_threads()})"
+    )
     rows = []
     for name, seconds in median.items():
         rows.append((name, seconds, len(texts) / seconds, times[name]))
     _table(rows, unit="texts/s")
-    print(f"throughput ratio SentenceEncoder / direct encode: {ratio:.3f} of the medians, "
-          f"{paired:.3f} median of the ratios of runs side by side (target >= 0.95)")
+    print(
+        f"throughput ratio SentenceEncoder / direct encode: {ratio:.3f} of the medians, "
+        f"{paired:.3f} median of the ratios of runs side by side (target >= 0.95)"
+    )
     return ratio, paired
 
 
@@ -136,8 +142,10 @@ def bench_words(texts, *, repeats):
     from sktransfer.encoders._words import default_tokenize
 
     n_tokens = sum(len(default_tokenize(t.lower())) for t in texts)
-    print(f"\n## WordVectorEncoder mean pooling vs a zeugma-style per-sentence loop "
-          f"({len(texts)} texts, {n_tokens} tokens, glove-6b-50d)")
+    print(
+        f"\n## WordVectorEncoder mean pooling vs a zeugma-style per-sentence loop "
+        f"({len(texts)} texts, {n_tokens} tokens, glove-6b-50d)"
+    )
     ratios = {}
     for label, tokenizer, lowercase, loop_tokenize in (
         ("default tokenizer, lower-cased", None, True, default_tokenize),
@@ -149,9 +157,11 @@ def bench_words(texts, *, repeats):
         glove_loop = zeugma_glove_loop(encoder.model_, loop_tokenize, lowercase)
         w2v_loop = zeugma_word2vec_loop(encoder.model_, loop_tokenize, lowercase)
         run = {
-            "loop, np.add per word (zeugma GloVe)": lambda: glove_loop(texts),
-            "loop, np.mean(kv[words]) per text (zeugma word2vec)": lambda: w2v_loop(texts),
-            "WordVectorEncoder": lambda: encoder.transform(texts),
+            "loop, np.add per word (zeugma GloVe)": functools.partial(glove_loop, texts),
+            "loop, np.mean(kv[words]) per text (zeugma word2vec)": functools.partial(
+                w2v_loop, texts
+            ),
+            "WordVectorEncoder": functools.partial(encoder.transform, texts),
         }
         median, times, results = interleaved(run, repeats)
         for name in run:
@@ -159,17 +169,17 @@ def bench_words(texts, *, repeats):
                 results["WordVectorEncoder"], results[name], rtol=1e-4, atol=1e-5
             )
         print(f"\n{label}:")
-        _table(
-            [(n, s, len(texts) / s, times[n]) for n, s in median.items()], unit="texts/s"
-        )
+        _table([(n, s, len(texts) / s, times[n]) for n, s in median.items()], unit="texts/s")
         for name in list(run)[:2]:
             ratios[label, name] = median[name] / median["WordVectorEncoder"]
             paired = statistics.median(
                 b / o for b, o in zip(times[name], times["WordVectorEncoder"])
             )
-            print(f"speed-up of WordVectorEncoder over the {name}: "
-                  f"{ratios[label, name]:.2f}x of the medians, {paired:.2f}x median of the "
-                  "ratios of runs side by side (target >= 5x)")
+            print(
+                f"speed-up of WordVectorEncoder over the {name}: "
+                f"{ratios[label, name]:.2f}x of the medians, {paired:.2f}x median of the "
+                "ratios of runs side by side (target >= 5x)"
+            )
     return ratios
 
 
@@ -184,10 +194,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few texts and repeats")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--sentence-texts", type=int, default=128,
-                        help="articles encoded by the sentence encoders (their first 60 words)")
-    parser.add_argument("--word-copies", type=int, default=2,
-                        help="the corpus is repeated this many times for the word encoders")
+    parser.add_argument(
+        "--sentence-texts",
+        type=int,
+        default=128,
+        help="articles encoded by the sentence encoders (their first 60 words)",
+    )
+    parser.add_argument(
+        "--word-copies",
+        type=int,
+        default=2,
+        help="the corpus is repeated this many times for the word encoders",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip-sentence", action="store_true")

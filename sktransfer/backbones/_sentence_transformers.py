@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.client
 import inspect
 import os
 import re
@@ -86,7 +87,8 @@ def _hub_reachable(repo_id, timeout):
             return True
     except urllib.error.HTTPError:
         return True
-    except Exception:  # URLError, timeouts, refused connections, DNS failures
+    except (OSError, http.client.HTTPException, ValueError):
+        # URLError, timeouts, refused connections, DNS failures, garbled answers
         return False
 
 
@@ -95,7 +97,7 @@ def _hub_cache():
         from huggingface_hub import constants
 
         return constants.HF_HUB_CACHE
-    except Exception:  # pragma: no cover - huggingface_hub comes with sentence-transformers
+    except ImportError:  # pragma: no cover - huggingface_hub comes with sentence-transformers
         return os.path.join(os.path.expanduser("~"), ".cache", "huggingface", "hub")
 
 
@@ -115,7 +117,7 @@ def _quiet_loading():
     """Hide transformers' per-load 'Loading weights' bar (the encoder has its own)."""
     try:
         from transformers.utils import logging as hf_logging
-    except Exception:  # pragma: no cover
+    except ImportError:  # pragma: no cover
         yield
         return
     was_enabled = hf_logging.is_progress_bar_enabled()
@@ -154,13 +156,17 @@ def load_sentence_transformer(name_or_path, *, device=None, quiet=True):
         except Exception as cached_error:  # not in the local cache (or a broken copy)
             if weights_module.offline():
                 raise WeightsNotFoundError(
-                    _missing_message(name, "it is not in the local cache and downloads are "
-                                     "disabled by the environment")
+                    _missing_message(
+                        name,
+                        "it is not in the local cache and downloads are "
+                        "disabled by the environment",
+                    )
                 ) from cached_error
         if not _hub_reachable(_hub_id(name), timeout=weights_module.DOWNLOAD_TIMEOUT):
             raise WeightsNotFoundError(
-                _missing_message(name, f"it is not in the local cache and {_endpoint()} "
-                                 "cannot be reached")
+                _missing_message(
+                    name, f"it is not in the local cache and {_endpoint()} cannot be reached"
+                )
             )
         return st.SentenceTransformer(name, device=device)
 

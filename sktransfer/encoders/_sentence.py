@@ -132,7 +132,7 @@ class SentenceEncoder(BaseEncoder):
     def _load(self):
         check_batch_size(self.batch_size)
         if not isinstance(self.normalize, (bool, np.bool_)):
-            raise ValueError(f"normalize must be True or False, got {self.normalize!r}")
+            raise TypeError(f"normalize must be True or False, got {self.normalize!r}")
         if self.prompt is not None and not isinstance(self.prompt, str):
             raise TypeError(f"prompt must be a str or None, got {type(self.prompt).__name__}")
         device = str(resolve_device(self.device))
@@ -167,9 +167,10 @@ class SentenceEncoder(BaseEncoder):
             spec = None
         if spec is not None:
             if spec.modality != "text":
+                other = "ImageEncoder" if spec.modality == "image" else "WordVectorEncoder"
                 raise ValueError(
                     f"{name!r} is a backbone of modality {spec.modality!r}, not a sentence "
-                    f"encoder; use {'ImageEncoder' if spec.modality == 'image' else 'WordVectorEncoder'}"
+                    f"encoder; use {other}"
                 )
             return spec.build("default").to(device)
         return st_family.load_sentence_transformer(name, device=device)

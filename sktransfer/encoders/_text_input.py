@@ -66,9 +66,7 @@ def check_texts(X):
         try:
             X = list(X)
         except TypeError:
-            raise TypeError(
-                f"X must be an iterable of str, got a {type(X).__name__}"
-            ) from None
+            raise TypeError(f"X must be an iterable of str, got a {type(X).__name__}") from None
     if not X:
         raise ValueError("X holds no texts (0 samples)")
     for index, item in enumerate(X):
@@ -81,7 +79,7 @@ def _raise_bad_item(index, item):
     if _is_missing(item):
         raise ValueError(
             f"text {index} is missing ({item!r}); every item of X must be a str"
-            + (" (fill or drop missing values first, e.g. Series.fillna(''))" if item is not None else "")
+            + ("" if item is None else " (fill or drop missing values first, e.g. fillna(''))")
         )
     if isinstance(item, (bytes, bytearray)):
         raise TypeError(f"text {index} is bytes, not str; decode it first (e.g. .decode('utf-8'))")

@@ -226,9 +226,11 @@ class WordVectorEncoder(BaseEncoder):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         check_batch_size(self.batch_size)
         if not isinstance(self.lowercase, (bool, np.bool_)):
-            raise ValueError(f"lowercase must be True or False, got {self.lowercase!r}")
+            raise TypeError(f"lowercase must be True or False, got {self.lowercase!r}")
         alpha = self.sif_alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not alpha > 0:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
+            raise TypeError(f"sif_alpha must be a positive number, got {alpha!r}")
+        if not alpha > 0:
             raise ValueError(f"sif_alpha must be a positive number, got {alpha!r}")
         self._analyzer()  # a bad tokenizer fails here, not in the middle of a transform
 
@@ -266,7 +268,8 @@ class WordVectorEncoder(BaseEncoder):
             vectors = f"{type(vectors).__name__}@{id(vectors):x}"
         tokenizer = self.tokenizer
         if callable(tokenizer):
-            tokenizer = f"{getattr(tokenizer, '__module__', '')}.{getattr(tokenizer, '__qualname__', repr(tokenizer))}"
+            module = getattr(tokenizer, "__module__", None) or ""
+            tokenizer = f"{module}.{getattr(tokenizer, '__qualname__', repr(tokenizer))}"
         fingerprint = {
             "vectors": os.fspath(vectors),
             "pooling": self.pooling,
@@ -308,7 +311,9 @@ class WordVectorEncoder(BaseEncoder):
             try:
                 pattern = re.compile(tokenizer)
             except re.error as exc:
-                raise ValueError(f"tokenizer {tokenizer!r} is not a valid regular expression: {exc}") from None
+                raise ValueError(
+                    f"tokenizer {tokenizer!r} is not a valid regular expression: {exc}"
+                ) from None
             if pattern.groups:
                 raise ValueError(
                     f"tokenizer pattern {tokenizer!r} has a capturing group; use (?:...) instead"
@@ -335,7 +340,8 @@ class WordVectorEncoder(BaseEncoder):
         """Tokenise ``texts`` and map tokens to rows of the embedding matrix."""
         kv = self.model_
         ids = flat = None
-        mode = _VECTORISED_MODES.get(self.tokenizer, "word") if callable(self.tokenizer) else "word"
+        tokenizer = self.tokenizer
+        mode = _VECTORISED_MODES.get(tokenizer, "word") if callable(tokenizer) else "word"
         if (self.tokenizer is None or mode == "split") and not _has_subwords(kv):
             try:  # the vectorised path: no Python object per token
                 ids, indptr = _word_tokens.token_ids(
@@ -373,7 +379,8 @@ class WordVectorEncoder(BaseEncoder):
         tokenized = [analyze(text) for text in texts]
         flat = list(chain.from_iterable(tokenized))
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, tokenized), dtype=np.int64, count=len(texts)), out=indptr[1:])
+        counts = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(texts))
+        np.cumsum(counts, out=indptr[1:])
         ids = np.fromiter(
             map(self.model_.key_to_index.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
         )
@@ -382,7 +389,7 @@ class WordVectorEncoder(BaseEncoder):
     def _pool(self, batch):
         """Pool one looked-up batch: (n_texts, n_features_out_) float32, before SIF removal."""
         vectors = self.model_.vectors
-        n_words, dim = vectors.shape
+        n_words = len(vectors)
         pooling, lengths = self.pooling, np.diff(batch.indptr)
         if pooling in ("max", "minmax"):
             return _extremes(vectors, batch, lengths, both=pooling == "minmax")
@@ -418,7 +425,7 @@ class _Batch:
     FastText's out-of-vocabulary words).
     """
 
-    __slots__ = ("ids", "indptr", "extra", "n_tokens", "n_oov")
+    __slots__ = ("extra", "ids", "indptr", "n_oov", "n_tokens")
 
     def __init__(self, *, ids, indptr, extra, n_tokens, n_oov):
         self.ids, self.indptr, self.extra = ids, indptr, extra
@@ -509,7 +516,9 @@ def _first_component(embeddings):
 
 
 def _label(vectors):
-    return os.path.basename(os.fspath(vectors)) if isinstance(vectors, (str, os.PathLike)) else "vectors"
+    if isinstance(vectors, (str, os.PathLike)):
+        return os.path.basename(os.fspath(vectors))
+    return "vectors"
 
 
 # -- loading, shared between the encoders of a process ---------------------------------------

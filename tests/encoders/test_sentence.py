@@ -107,7 +107,9 @@ def test_column_transformer_and_pandas_output(encoder):
     assert columns.fit_transform(frame).shape == (3, 385)
     assert columns.get_feature_names_out()[0] == "text__sentenceencoder0"
     columns = ColumnTransformer([("text", SentenceEncoder(device="cpu"), ["title"])])
-    np.testing.assert_allclose(columns.fit_transform(frame), encoder.transform(frame["title"]), atol=1e-6)
+    np.testing.assert_allclose(
+        columns.fit_transform(frame), encoder.transform(frame["title"]), atol=1e-6
+    )
 
     enc = clone(encoder).set_output(transform="pandas").fit()
     out = enc.transform(frame["title"])
@@ -136,7 +138,9 @@ def test_truncation_to_max_seq_length(encoder):
     np.testing.assert_allclose(a, b, atol=1e-6)
     short = SentenceEncoder(max_seq_length=8, device="cpu").fit()
     assert short.max_seq_length_ == 8
-    c, d = short.transform(["one two three four five six", "one two three four five six seven eight"])
+    c, d = short.transform(
+        ["one two three four five six", "one two three four five six seven eight"]
+    )
     np.testing.assert_allclose(c, d, atol=1e-6)  # 6 words + [CLS] + [SEP] fill all 8 tokens
     assert encoder.model_.max_seq_length == 256  # other encoders keep their own limit
     with pytest.raises(ValueError, match="exceeds what the model can read"):
@@ -146,7 +150,15 @@ def test_truncation_to_max_seq_length(encoder):
 
 
 def test_empty_unicode_emoji_and_very_long_texts(encoder):
-    texts = ["", "", "🙂🎉", "日本語の文章です。", "Ünïcödé naïveté", "x" * 200_000, "word " * 50_000]
+    texts = [
+        "",
+        "",
+        "🙂🎉",
+        "日本語の文章です。",
+        "Ünïcödé naïveté",
+        "x" * 200_000,
+        "word " * 50_000,
+    ]
     X = encoder.transform(texts)
     assert np.isfinite(X).all() and (np.linalg.norm(X, axis=1) > 0.5).all()
     np.testing.assert_array_equal(X[0], X[1])  # the empty text has one fixed vector
@@ -155,7 +167,9 @@ def test_empty_unicode_emoji_and_very_long_texts(encoder):
 def test_prompt_is_put_before_every_text(encoder):
     prompted = SentenceEncoder(prompt="query: ", device="cpu").fit()
     np.testing.assert_allclose(
-        prompted.transform(["what is a cat"]), encoder.transform(["query: what is a cat"]), atol=1e-6
+        prompted.transform(["what is a cat"]),
+        encoder.transform(["query: what is a cat"]),
+        atol=1e-6,
     )
 
 
@@ -188,7 +202,7 @@ def test_not_fitted_and_bad_parameters():
         SentenceEncoder().transform(["x"])
     with pytest.raises(ValueError, match="batch_size"):
         SentenceEncoder(batch_size=0).fit()
-    with pytest.raises(ValueError, match="normalize must be True or False"):
+    with pytest.raises(TypeError, match="normalize must be True or False"):
         SentenceEncoder(normalize="yes").fit()
     with pytest.raises(TypeError, match="model must be"):
         SentenceEncoder(model=42).fit()
@@ -206,7 +220,11 @@ def test_verbose_shows_a_progress_bar(encoder, capsys):
 
 def test_registered_sentence_encoders():
     names = backbones.list("text")
-    assert {"all-MiniLM-L6-v2", "all-mpnet-base-v2", "paraphrase-multilingual-MiniLM-L12-v2"} <= set(names)
+    assert {
+        "all-MiniLM-L6-v2",
+        "all-mpnet-base-v2",
+        "paraphrase-multilingual-MiniLM-L12-v2",
+    } <= set(names)
     spec = backbones.get("all-MiniLM-L6-v2")
     assert spec.modality == "text" and spec.feature_dim == 384
     assert spec.family == "sentence-transformers"
@@ -240,7 +258,9 @@ def test_loaded_model_object(encoder):
     np.testing.assert_allclose(enc.transform(["x"]), encoder.transform(["x"]), atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["all-mpnet-base-v2", "paraphrase-multilingual-MiniLM-L12-v2", "BAAI/bge-small-en-v1.5"])
+@pytest.mark.parametrize(
+    "name", ["all-mpnet-base-v2", "paraphrase-multilingual-MiniLM-L12-v2", "BAAI/bge-small-en-v1.5"]
+)
 def test_download_only_models_fail_fast_offline(name):
     start = time.perf_counter()
     with pytest.raises(WeightsNotFoundError, match=r"downloads are disabled.*local folder"):
