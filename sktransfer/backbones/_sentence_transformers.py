@@ -71,8 +71,18 @@ def packaged_minilm_dir():
 
 
 def _hub_id(name):
-    """The Hub repository sentence-transformers reads a bare model name from."""
-    return name if "/" in name else f"{HUB_ORGANIZATION}/{name}"
+    """The Hub repository sentence-transformers reads a bare model name from.
+
+    A bare name is looked up under the sentence-transformers organisation,
+    except the original transformers checkpoints (``"bert-base-uncased"``...).
+    """
+    if "/" in name:
+        return name
+    try:
+        from sentence_transformers.util import ORIGINAL_TRANSFORMER_MODELS as originals
+    except ImportError:
+        originals = ()
+    return name if name.lower() in originals else f"{HUB_ORGANIZATION}/{name}"
 
 
 def _endpoint():
@@ -196,7 +206,7 @@ def _build(name, packaged, weights="default"):
             path = None
         if path is not None and path.is_dir():
             return load_sentence_transformer(path)
-    return load_sentence_transformer(_hub_id(name))
+    return load_sentence_transformer(f"{HUB_ORGANIZATION}/{name}")
 
 
 def transformer_layer_groups(model):
@@ -238,7 +248,7 @@ def _layer_groups(n_blocks):
 
 def _spec(name, dim, n_blocks, packaged, description):
     loader = packaged_minilm_dir if packaged else None
-    repo = _hub_id(name)
+    repo = f"{HUB_ORGANIZATION}/{name}"  # not _hub_id: listing must not import anything
     source = WeightsSource(filename=repo, url=f"https://huggingface.co/{repo}", packaged=loader)
     where = "packaged, offline" if loader else "download"
     return BackboneSpec(

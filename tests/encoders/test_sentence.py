@@ -1,4 +1,5 @@
 import pickle
+import subprocess
 import sys
 import time
 
@@ -290,6 +291,18 @@ def test_missing_folder_file_and_wrong_modality(tmp_path):
         SentenceEncoder("resnet18").fit()
     with pytest.raises(ValueError, match="use WordVectorEncoder"):
         SentenceEncoder("glove-6b-50d").fit()
+
+
+def test_listing_text_backbones_imports_neither_library():
+    code = (
+        "import sys\n"
+        "from sktransfer.backbones import _gensim, _sentence_transformers\n"
+        "specs = _sentence_transformers.specs() + _gensim.specs()\n"
+        "assert all(s.feature_dim and s.description for s in specs)\n"
+        "loaded = {'sentence_transformers', 'transformers', 'gensim'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_without_sentence_transformers(monkeypatch):
