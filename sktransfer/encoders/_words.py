@@ -55,7 +55,10 @@ class WordVectorEncoder(BaseEncoder):
     Each text is lower-cased (optionally) and tokenised; its tokens are looked
     up in the word vectors and the vectors pooled into one float32 vector per
     text. Pooling is vectorised over the whole batch (a sparse text-by-word
-    matrix times the embedding matrix), not a Python loop per word.
+    matrix times the embedding matrix), not a Python loop per word; with the
+    default tokenizer (or ``str.split``), so are tokenising and looking words
+    up (numpy on the batch's UTF-8 bytes, giving exactly the tokens of the
+    regular expression).
 
     Parameters
     ----------
