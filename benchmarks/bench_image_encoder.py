@@ -4,6 +4,7 @@ Contenders, measured interleaved in one run (the machine is shared and noisy,
 so ratios taken side by side mean more than absolute times):
 
 - ``ImageEncoder``: ``transform`` of a fitted encoder;
+- ``ImageEncoder, bfloat16``: the same with ``precision="bfloat16"`` (autocast);
 - ``hand loop``: a careful hand-written batched ``torch.inference_mode()`` loop,
   with the same preprocessing done on whole batches;
 - ``hand loop + channels_last``: the same, with the memory format we use;
@@ -63,22 +64,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="efficientnet_lite0")
     parser.add_argument("--n", type=int, default=64, help="images per run")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", default="auto", help='an int, or "auto" as the encoder')
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.n, 256, 256, 3), dtype=np.uint8)
-    encoder = ImageEncoder(args.backbone, batch_size=args.batch_size, device="cpu").fit()
+    batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+    encoder = ImageEncoder(args.backbone, batch_size=batch_size, device="cpu").fit()
+    batch_size = encoder._batch_size(torch.device("cpu"))  # the hand loops use the same
     pre = encoder.preprocessing_
+    half = ImageEncoder(args.backbone, batch_size=batch_size, device="cpu", precision="bfloat16")
+    half.fit()
     plain = copy.deepcopy(encoder.model_).to(memory_format=torch.contiguous_format)
-    trained = copy.deepcopy(encoder.model_).requires_grad_(True)
+    trained = copy.deepcopy(plain).requires_grad_(True)  # as timm builds it: NCHW weights
 
     contenders = {
         "ImageEncoder": lambda: encoder.transform(images),
-        "hand loop": lambda: hand_loop(plain, images, pre, args.batch_size, False),
+        "ImageEncoder, bfloat16": lambda: half.transform(images),
+        "hand loop": lambda: hand_loop(plain, images, pre, batch_size, False),
         "hand loop + channels_last": lambda: hand_loop(
-            encoder.model_, images, pre, args.batch_size, True
+            encoder.model_, images, pre, batch_size, True
         ),
         "per image, train mode": lambda: per_image_train_mode(trained, images, pre),
     }
@@ -93,7 +99,7 @@ def main():
             times[name].append(time.perf_counter() - start)
 
     ours = statistics.median(times["ImageEncoder"])
-    print(f"{args.backbone}, {args.n} images 256x256 -> {pre.input_size}, batch {args.batch_size}, "
+    print(f"{args.backbone}, {args.n} images 256x256 -> {pre.input_size}, batch {batch_size}, "
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
     print(f"{'contender':<28}{'img/s':>8}{'ImageEncoder speed / this':>28}")
     for name, runs in times.items():

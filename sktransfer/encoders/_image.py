@@ -9,6 +9,7 @@ from ..data import check_images, read_image
 from ._base import BaseEncoder, check_batch_size, progress, resolve_device
 
 POOLINGS = ("auto", "avg", "max", "flatten", "cls")
+PRECISIONS = ("float32", "bfloat16", "float16")
 
 
 class ImageEncoder(BaseEncoder):
@@ -36,10 +37,19 @@ class ImageEncoder(BaseEncoder):
         Take the output of this module instead of the last one: a layer group
         (``spec.layer_groups``, e.g. "layer3" for a ResNet) or a dotted path
         inside one (e.g. "layer3.1"). The network stops there.
-    batch_size : int, default=32
-        Images per forward pass.
+    batch_size : int or "auto", default="auto"
+        Images per forward pass. "auto" is 8 on the CPU and 64 on a GPU: a CPU
+        runs these networks fastest on small batches whose activations stay in
+        its caches (EfficientNet-Lite0 on two cores: about twice the images per
+        second at 8 as at 32), while a GPU needs large ones to be kept busy.
     device : str, default="auto"
         "auto" picks CUDA when present, else the CPU; or any torch device.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Arithmetic of the forward pass. The half-precision ones run under
+        ``torch.autocast``: much faster on GPUs and on CPUs with bfloat16
+        instructions (EfficientNet-Lite0 on an AVX-512 BF16 CPU: 2.4x), at the
+        cost of features that match float32 only to about three digits (cosine
+        similarity above 0.999). The output is float32 either way.
     num_workers : int, default=0
         Worker processes decoding and resizing images (a torch DataLoader);
         0 does it in this process.
@@ -76,8 +86,9 @@ class ImageEncoder(BaseEncoder):
         weights="default",
         pooling="auto",
         layer=None,
-        batch_size=32,
+        batch_size="auto",
         device="auto",
+        precision="float32",
         num_workers=0,
         verbose=False,
     ):
@@ -87,6 +98,7 @@ class ImageEncoder(BaseEncoder):
         self.layer = layer
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
         self.num_workers = num_workers
         self.verbose = verbose
 
@@ -97,7 +109,10 @@ class ImageEncoder(BaseEncoder):
 
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        check_batch_size(self.batch_size)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.batch_size != "auto":
+            check_batch_size(self.batch_size)
         spec = backbones.get(self.backbone)
         if spec.modality != "image":
             raise ValueError(
@@ -151,7 +166,8 @@ class ImageEncoder(BaseEncoder):
     # -- encoding ----------------------------------------------------------------------
 
     def _fingerprint(self):
-        return {k: self.get_params()[k] for k in ("backbone", "weights", "pooling", "layer")}
+        params = self.get_params()
+        return {k: params[k] for k in ("backbone", "weights", "pooling", "layer", "precision")}
 
     def _encode(self, X):
         import torch
@@ -159,19 +175,24 @@ class ImageEncoder(BaseEncoder):
         items = check_images(X)
         device = resolve_device(self.device)
         model = self._model_on(device)
-        loader = self._loader(items, pin_memory=device.type == "cuda")
+        loader = self._loader(items, device)
         mean, std = self._normalisation(device)
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
         start = 0
         bar = progress(len(items), enabled=self.verbose, unit="img", desc=str(self.backbone))
-        with bar, torch.inference_mode():
+        autocast = torch.autocast(
+            device.type,
+            dtype=getattr(torch, self.precision),
+            enabled=self.precision != "float32",
+        )
+        with bar, torch.inference_mode(), autocast:
             for batch in loader:
                 batch = batch.to(device, non_blocking=True)
                 if batch.dtype == torch.uint8:
                     batch = batch.float().div_(255.0)
                 batch = batch.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
-                features = _pool(model(batch), self.pooling_)
-                out[start : start + len(batch)] = features.float().cpu().numpy()
+                features = _pool(model(batch).float(), self.pooling_)
+                out[start : start + len(batch)] = features.cpu().numpy()
                 start += len(batch)
                 bar.update(len(batch))
         return out
@@ -184,19 +205,23 @@ class ImageEncoder(BaseEncoder):
         std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1)
         return mean, std
 
-    def _loader(self, items, *, pin_memory):
+    def _loader(self, items, device):
         from torch.utils.data import DataLoader
 
-        dataset = _ImageDataset(items, self.preprocessing_)
         return DataLoader(
-            dataset,
-            batch_size=check_batch_size(self.batch_size),
+            _ImageDataset(items, self.preprocessing_),
+            batch_size=self._batch_size(device),
             shuffle=False,
             num_workers=self.num_workers,
             collate_fn=_collate,
-            pin_memory=pin_memory,
-            persistent_workers=False,
+            pin_memory=device.type == "cuda",
         )
+
+    def _batch_size(self, device):
+        """The batch size used on ``device`` ("auto" resolved)."""
+        if self.batch_size == "auto":
+            return 64 if device.type == "cuda" else 8
+        return check_batch_size(self.batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

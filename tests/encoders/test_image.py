@@ -194,9 +194,26 @@ def test_unknown_or_wrong_modality_backbone(rgb_images):
         backbones.unregister("tests/tests-text-only")
 
 
-def test_bad_batch_size():
+def test_bad_batch_size_and_precision():
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         ImageEncoder("resnet18", weights=None, batch_size=0).fit()
+    with pytest.raises(ValueError, match="precision must be one of"):
+        ImageEncoder("resnet18", weights=None, precision="int8").fit()
+
+
+def test_auto_batch_size_is_small_on_cpu_large_on_gpu():
+    enc = ImageEncoder("resnet18", weights=None)
+    assert enc._batch_size(torch.device("cpu")) == 8
+    assert enc._batch_size(torch.device("cuda")) == 64
+    assert enc.set_params(batch_size=5)._batch_size(torch.device("cuda")) == 5
+
+
+def test_bfloat16_autocast_is_close_to_float32(small_state, rgb_images):
+    exact = encoder(small_state).fit().transform(rgb_images)
+    half = encoder(small_state, precision="bfloat16").fit().transform(rgb_images)
+    assert half.dtype == np.float32 and not np.array_equal(half, exact)
+    cosine = (half * exact).sum(1) / np.linalg.norm(half, axis=1) / np.linalg.norm(exact, axis=1)
+    assert cosine.min() > 0.99
 
 
 def test_corrupt_file_named_from_worker_processes(small_state, image_files, tmp_path):
