@@ -105,7 +105,8 @@ def _missing_message(source, backbone, reason):
 
 
 @contextmanager
-def _socket_timeout(seconds):
+def socket_timeout(seconds):
+    """Sockets opened without their own timeout give up after ``seconds`` (no hangs offline)."""
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
     try:
@@ -127,7 +128,7 @@ def download(source, *, backbone="this backbone"):
     target = torch_hub_dir() / source.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _socket_timeout(DOWNLOAD_TIMEOUT):
+        with socket_timeout(DOWNLOAD_TIMEOUT):
             torch.hub.download_url_to_file(source.url, str(target), progress=False)
     except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not here"
         raise WeightsNotFoundError(

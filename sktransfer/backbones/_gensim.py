@@ -156,7 +156,7 @@ def load_gensim_data(name):
     import gensim.downloader
 
     try:
-        with weights_module._socket_timeout(weights_module.DOWNLOAD_TIMEOUT):
+        with weights_module.socket_timeout(weights_module.DOWNLOAD_TIMEOUT):
             model = gensim.downloader.load(name)
     except Exception as exc:  # no network, an unknown name, a broken download
         raise WeightsNotFoundError(

@@ -12,7 +12,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import estimator_checks as checks
 
 from sktransfer import MissingDependencyError, SentenceEncoder, WeightsNotFoundError, backbones
 from sktransfer.backbones import _sentence_transformers as st_family
@@ -312,25 +311,3 @@ def test_without_sentence_transformers(monkeypatch):
         st_family.specs()[0].build("default")
     with pytest.raises(MissingDependencyError, match=r"sktransfer\[text\]"):
         SentenceEncoder().fit()
-
-
-# -- scikit-learn conventions (the checks that need no data) --------------------------------
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        checks.check_no_attributes_set_in_init,
-        checks.check_estimator_repr,
-        checks.check_parameters_default_constructible,
-        checks.check_get_params_invariance,
-        checks.check_set_params,
-        checks.check_estimator_cloneable,
-        checks.check_mixin_order,
-        checks.check_do_not_raise_errors_in_init_or_set_params,
-        checks.check_valid_tag_types,
-    ],
-    ids=lambda check: check.__name__,
-)
-def test_data_free_sklearn_checks(check):
-    check("SentenceEncoder", SentenceEncoder())

@@ -16,9 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-import socket
 from collections import OrderedDict
-from contextlib import contextmanager
 
 from torch import nn
 
@@ -264,17 +262,6 @@ def _missing_message(name, cfg, reason):
     )
 
 
-@contextmanager
-def _socket_timeout(seconds):
-    """Sockets opened without their own timeout give up after ``seconds``."""
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
-
-
 def _create_from_file(name, path, cfg):
     """timm's own loading code (checkpoint filters included) on a local file."""
     import timm
@@ -324,7 +311,7 @@ def create_model(name, weights="default"):
                              "are disabled by the environment")  # fmt: skip
         )
     try:
-        with _socket_timeout(weights_module.DOWNLOAD_TIMEOUT):
+        with weights_module.socket_timeout(weights_module.DOWNLOAD_TIMEOUT):
             return timm.create_model(name, pretrained=True).eval()
     except Exception as exc:  # no network, no such file, HTTP errors: all mean "not here"
         raise WeightsNotFoundError(
