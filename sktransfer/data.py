@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._columns import single_column
 from .exceptions import ImageLoadError
 
 IMAGE_EXTENSIONS = (
@@ -191,12 +192,7 @@ def check_images(X):
         raise TypeError("X is None; expected image paths, PIL images or an image array")
     if isinstance(X, (str, os.PathLike, Image.Image)):
         raise TypeError(f"X must be a collection of images; wrap a single image in a list: [{X!r}]")
-    if hasattr(X, "iloc") and hasattr(X, "columns"):  # one-column DataFrame (ColumnTransformer)
-        if X.shape[1] != 1:
-            raise ValueError(f"X is a DataFrame with {X.shape[1]} columns; pass one image column")
-        X = X.iloc[:, 0]
-    if hasattr(X, "iloc"):  # pandas Series
-        X = X.to_numpy(dtype=object) if X.dtype == object else X.to_numpy()
+    X = single_column(X, what="image")
     if isinstance(X, np.ndarray) and X.dtype != object:
         return _check_array_batch(X)
     try:

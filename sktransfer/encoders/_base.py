@@ -71,9 +71,6 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         features = self._encode(X)
         return np.ascontiguousarray(features, dtype=np.float32)
 
-    def fit_transform(self, X, y=None, **fit_params):
-        return self.fit(X, y, **fit_params).transform(X)
-
     @property
     def _n_features_out(self):
         return self.n_features_out_

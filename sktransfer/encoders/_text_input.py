@@ -7,6 +7,8 @@ import numbers
 
 import numpy as np
 
+from .._columns import single_column
+
 
 def _is_missing(item):
     """None, float NaN and pandas' NA / NaT: the values a missing cell holds."""
@@ -46,14 +48,7 @@ def check_texts(X):
             f"X must be a collection of texts, got a single {type(X).__name__}; "
             "wrap it in a list: [text]"
         )
-    if hasattr(X, "iloc") and hasattr(X, "columns"):  # a DataFrame (ColumnTransformer)
-        if X.shape[1] != 1:
-            raise ValueError(
-                f"X is a DataFrame with {X.shape[1]} columns; pass a single text column"
-            )
-        X = X.iloc[:, 0]
-    if hasattr(X, "iloc"):  # a pandas Series
-        X = X.to_numpy(dtype=object)
+    X = single_column(X, what="text")
     if isinstance(X, np.ndarray):
         if X.ndim == 2 and X.shape[1] == 1:
             X = X[:, 0]
