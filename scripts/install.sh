@@ -32,6 +32,4 @@ esac
 
 extras="all"
 [ "$with_tests" = 1 ] && extras="all,test"
-"${pip[@]}" -e ".[${extras}]" \
-    -e plugins/sktransfer-efficientnet-lite0 \
-    -e plugins/sktransfer-timm
+"${pip[@]}" -e ".[${extras}]" -e plugins/sktransfer-timm

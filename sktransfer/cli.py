@@ -33,7 +33,9 @@ def build_parser():
     listing.add_argument(
         "pattern", nargs="?", help="only names matching this shell pattern, e.g. 'resnet*'"
     )
-    listing.add_argument("--modality", choices=["image", "text", "words"], help="only this modality")
+    listing.add_argument(
+        "--modality", choices=["image", "text", "words"], help="only this modality"
+    )
     listing.add_argument(
         "--details",
         action="store_true",

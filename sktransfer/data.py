@@ -224,7 +224,11 @@ def _check_array_batch(X):
     if X.shape[0] == 0:
         raise ValueError("X holds no images (0 samples)")
     if X.ndim == 4 and X.shape[-1] not in (1, 3, 4):
-        hint = " It looks channel-first: use X.transpose(0, 2, 3, 1)." if X.shape[1] in (1, 3, 4) else ""
+        hint = (
+            " It looks channel-first: use X.transpose(0, 2, 3, 1)."
+            if X.shape[1] in (1, 3, 4)
+            else ""
+        )
         raise ValueError(
             f"X has {X.shape[-1]} channels (shape {X.shape}); expected 1, 3 or 4 in the "
             f"last axis.{hint}"

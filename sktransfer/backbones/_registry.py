@@ -12,11 +12,12 @@ from __future__ import annotations
 import builtins
 import difflib
 import importlib
+import os
 import threading
 import warnings
 from importlib.metadata import entry_points
 
-from ..exceptions import AmbiguousBackboneError, UnknownBackboneError
+from ..exceptions import AmbiguousBackboneError, UnknownBackboneError, WeightsNotFoundError
 from ._spec import MODALITIES, BackboneSpec
 
 ENTRY_POINT_GROUP = "sktransfer.backbones"
@@ -24,10 +25,21 @@ ENTRY_POINT_GROUP = "sktransfer.backbones"
 # Built-in families: namespace -> "module:attribute" giving the specs (loaded lazily,
 # like plugins, so that importing sktransfer stays cheap).
 _BUILTIN_FAMILIES = {
+    "efficientnet_lite": "sktransfer.backbones._lite0:specs",
     "torchvision": "sktransfer.backbones._torchvision:specs",
     "sentence-transformers": "sktransfer.backbones._sentence_transformers:specs",
     "gensim": "sktransfer.backbones._gensim:specs",
 }
+
+
+# What else a user may pass as a backbone of each modality: the family functions that
+# turn it into a spec (a loaded model, a local path, a Hub or timm name) or return None.
+_UNREGISTERED = {
+    "image": ("sktransfer.backbones._image:spec_for", "sktransfer.backbones._timm:spec_for"),
+    "text": ("sktransfer.backbones._sentence_transformers:spec_for",),
+    "words": ("sktransfer.backbones._gensim:spec_for",),
+}
+_ESTIMATORS = {"image": "ImageEncoder", "text": "SentenceEncoder", "words": "WordVectorEncoder"}
 
 
 def _key(name):
@@ -52,6 +64,18 @@ def _as_specs(obj, origin):
         if not isinstance(spec, BackboneSpec):
             raise TypeError(f"{origin} gave {spec!r}, not a BackboneSpec")
     return specs
+
+
+def _hint_on_missing(build, hint):
+    """``build``, with ``hint`` added to the message of a WeightsNotFoundError it raises."""
+
+    def build_with_hint(weights="default"):
+        try:
+            return build(weights)
+        except WeightsNotFoundError as exc:
+            raise WeightsNotFoundError(f"{exc} {hint}") from exc
+
+    return build_with_hint
 
 
 class Registry:
@@ -155,13 +179,68 @@ class Registry:
                 )
         raise UnknownBackboneError(self._unknown_message(name))
 
-    def _unknown_message(self, name):
-        candidates = {_key(n): n for n in self.list()}
-        close = difflib.get_close_matches(_key(name), builtins.list(candidates), n=5, cutoff=0.5)
+    def resolve(self, backbone, *, modality):
+        """The spec for anything a user may pass as a backbone of ``modality``.
+
+        Parameters
+        ----------
+        backbone : str, path-like, BackboneSpec or a loaded model
+            A registered name (short or qualified); else, by modality, a local
+            folder or file, a Hugging Face Hub or gensim-data name (text,
+            words), a timm model name (images), or an already loaded model
+            (``ImageBackbone``, ``SentenceTransformer``, ``KeyedVectors``).
+        modality : {"image", "text", "words"}
+            What the caller reads.
+
+        Returns
+        -------
+        BackboneSpec
+
+        Raises
+        ------
+        UnknownBackboneError
+            Nothing matches; the message lists the closest registered names.
+        ValueError
+            ``backbone`` is a backbone of another modality.
+        """
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+        spec = backbone if isinstance(backbone, BackboneSpec) else None
+        if spec is None and isinstance(backbone, str) and backbone in self:
+            spec = self.get(backbone)  # an ambiguous short name raises here
+        if spec is None:
+            for reference in _UNREGISTERED[modality]:
+                spec = _load_object(reference)(backbone)
+                if spec is not None:
+                    break
+            close = self._close_names(backbone, modality) if isinstance(backbone, str) else []
+            if spec is not None and close:  # a typo of a registered name, most likely
+                spec.build = _hint_on_missing(spec.build, f"Did you mean: {', '.join(close)}?")
+        if spec is None:
+            if not isinstance(backbone, (str, os.PathLike)):
+                raise TypeError(
+                    f"a {modality} backbone must be a name or a loaded model, got "
+                    f"{type(backbone).__name__}"
+                )
+            raise UnknownBackboneError(self._unknown_message(os.fspath(backbone), modality))
+        if spec.modality != modality:
+            raise ValueError(
+                f"backbone {spec.name!r} reads {spec.modality}, not {modality}; "
+                f"use {_ESTIMATORS[spec.modality]}"
+            )
+        return spec
+
+    def _close_names(self, name, modality=None, cutoff=0.8):
+        candidates = {_key(n): n for n in self.list(modality)}
+        close = difflib.get_close_matches(_key(name), builtins.list(candidates), 5, cutoff)
+        return [candidates[c] for c in close]
+
+    def _unknown_message(self, name, modality=None):
+        close = self._close_names(name, modality, cutoff=0.5)
         if not close:  # substring hits help for families: "resnet" -> resnet18, resnet50...
-            close = [k for k in candidates if _key(name) in k][:5]
+            close = [n for n in self.list(modality) if _key(name) in _key(n)][:5]
         hint = (
-            f" Did you mean: {', '.join(candidates[c] for c in close)}?"
+            f" Did you mean: {', '.join(close)}?"
             if close
             else " Run `sktransfer backbones` to see them all."
         )

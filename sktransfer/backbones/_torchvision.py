@@ -1,11 +1,14 @@
 """Built-in family: every classification architecture torchvision ships.
 
-Each model is cut into its convolutional (or transformer) trunk: an
-``nn.Sequential`` whose children are the layer groups, ordered from input to
-output, and whose output is the last feature map ``(N, C, h, w)`` (or, for
-vision transformers, the tokens ``(N, 1 + L, C)`` with the class token first).
-Pooling is the encoder's job, so the same trunk serves "avg", "max", "flatten"
-and intermediate layers.
+Each model becomes a :class:`~sktransfer.backbones.SequentialBackbone`: its
+convolutional (or transformer) trunk cut into layer groups, ordered from input
+to output, whose output is the last feature map ``(N, C, h, w)`` (or, for vision
+transformers, the tokens ``(N, 1 + L, C)`` with the class token first), and the
+classifier's own pooling and pre-logits layers (``forward_head``): everything
+before its last layer, whose input is the "auto" feature vector.
+
+torchvision offers no API for either cut, hence the small function per
+architecture family below.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 
 from .. import weights as weights_module
-from ._spec import BackboneSpec, ImagePreprocessing, WeightsSource
+from ..weights import WeightsSource
+from ._image import SequentialBackbone
+from ._spec import BackboneSpec, ImagePreprocessing
 
 FAMILY = "torchvision"
 
@@ -112,7 +117,11 @@ def _mnasnet(m):
 
 def _shufflenet(m):
     return OrderedDict(
-        stem=_seq(m.conv1, m.maxpool), stage2=m.stage2, stage3=m.stage3, stage4=m.stage4, head=m.conv5
+        stem=_seq(m.conv1, m.maxpool),
+        stage2=m.stage2,
+        stage3=m.stage3,
+        stage4=m.stage4,
+        head=m.conv5,
     )
 
 
@@ -148,7 +157,9 @@ def _googlenet(m):
     return OrderedDict(
         stem=_seq(InceptionInput(), m.conv1, m.maxpool1, m.conv2, m.conv3, m.maxpool2),
         inception3=_seq(m.inception3a, m.inception3b, m.maxpool3),
-        inception4=_seq(m.inception4a, m.inception4b, m.inception4c, m.inception4d, m.inception4e, m.maxpool4),
+        inception4=_seq(
+            m.inception4a, m.inception4b, m.inception4c, m.inception4d, m.inception4e, m.maxpool4
+        ),
         inception5=_seq(m.inception5a, m.inception5b),
     )
 
@@ -173,26 +184,58 @@ def _vit(m):
     return groups
 
 
-# name prefix -> (trunk function, default pooling); the first matching prefix wins.
-_TRUNKS = [
-    ("resnet", _resnet, "avg"),
-    ("resnext", _resnet, "avg"),
-    ("wide_resnet", _resnet, "avg"),
-    ("vgg", lambda m: _split_at_pools(m.features), "avg"),
-    ("alexnet", lambda m: _split_at_pools(m.features), "avg"),
-    ("squeezenet", lambda m: _split_at_pools(m.features), "avg"),
-    ("densenet", _densenet, "avg"),
-    ("efficientnet", lambda m: _stem_blocks_head(m.features), "avg"),
-    ("mobilenet", lambda m: _stem_blocks_head(m.features), "avg"),
-    ("mnasnet", _mnasnet, "avg"),
-    ("shufflenet", _shufflenet, "avg"),
-    ("regnet", _regnet, "avg"),
-    ("convnext", _convnext, "avg"),
-    ("swin", _swin, "avg"),
-    ("maxvit", _maxvit, "avg"),
-    ("googlenet", _googlenet, "avg"),
-    ("inception", _inception_v3, "avg"),
-    ("vit", _vit, "cls"),
+def _classifier_input(*layers):
+    """Pooling, then the classifier's layers before its last one (their output is its input)."""
+    return nn.Sequential(*layers)
+
+
+def _vgg_head(m):  # fc6 and fc7 (dropout is inactive in eval mode): the classic 4096-d features
+    return _classifier_input(m.avgpool, nn.Flatten(1), *list(m.classifier)[:-1])
+
+
+def _convnext_head(m):  # a LayerNorm after pooling
+    return _classifier_input(m.avgpool, *list(m.classifier)[:-1])
+
+
+def _classifier_head(m):  # MobileNetV3, MaxViT: pooling inside or before the classifier
+    pool = [] if isinstance(m.classifier[0], nn.AdaptiveAvgPool2d) else [m.avgpool, nn.Flatten(1)]
+    return _classifier_input(*pool, *list(m.classifier)[:-1])
+
+
+class ClassToken(nn.Module):
+    """The first token of a transformer's output."""
+
+    def forward(self, x):
+        return x[:, 0]
+
+
+def _vit_head(m):  # the class token, then the optional pre-logits layer and its Tanh
+    return _classifier_input(ClassToken(), *list(m.heads)[:-1])
+
+
+# name prefix -> (trunk function, pre-logits function or None for global averaging);
+# the first matching prefix wins. SqueezeNet's classifier is a 1x1 convolution on the
+# last feature map, before pooling: its "pre-logits" are that map, averaged.
+_RULES = [
+    ("resnet", _resnet, None),
+    ("resnext", _resnet, None),
+    ("wide_resnet", _resnet, None),
+    ("vgg", lambda m: _split_at_pools(m.features), _vgg_head),
+    ("alexnet", lambda m: _split_at_pools(m.features), _vgg_head),
+    ("squeezenet", lambda m: _split_at_pools(m.features), None),
+    ("densenet", _densenet, None),
+    ("efficientnet", lambda m: _stem_blocks_head(m.features), None),
+    ("mobilenet_v2", lambda m: _stem_blocks_head(m.features), None),
+    ("mobilenet_v3", lambda m: _stem_blocks_head(m.features), _classifier_head),
+    ("mnasnet", _mnasnet, None),
+    ("shufflenet", _shufflenet, None),
+    ("regnet", _regnet, None),
+    ("convnext", _convnext, _convnext_head),
+    ("swin", _swin, None),
+    ("maxvit", _maxvit, _classifier_head),
+    ("googlenet", _googlenet, None),
+    ("inception", _inception_v3, None),
+    ("vit", _vit, _vit_head),
 ]
 
 # Google's architectures carry auxiliary classifiers whose weights are in the files.
@@ -206,10 +249,10 @@ _DENSENET_OLD_KEY = re.compile(
 )
 
 
-def _trunk_rule(name):
-    for prefix, trunk, pooling in _TRUNKS:
+def _rule(name):
+    for prefix, trunk, head in _RULES:
         if name.startswith(prefix):
-            return trunk, pooling
+            return trunk, head
     raise KeyError(f"no trunk rule for torchvision model {name!r}")
 
 
@@ -224,8 +267,20 @@ def _fix_legacy_keys(name, state_dict):
     return fixed
 
 
-def build_trunk(name, weights="default", *, source=None, input_size=224):
-    """Build torchvision's ``name``, load its weights and return its trunk."""
+def backbone_of(name, model):
+    """Cut torchvision's classifier ``model`` (architecture ``name``) into an ImageBackbone."""
+    trunk, head = _rule(name)
+    tokens = name.startswith("vit")
+    return SequentialBackbone(
+        trunk(model),
+        head(model) if head is not None else None,
+        num_prefix_tokens=int(tokens),
+        has_class_token=tokens,
+    )
+
+
+def build(name, weights="default", *, source=None, input_size=224):
+    """Build torchvision's ``name`` with the requested weights, as an ImageBackbone."""
     path = weights_module.resolve(source, weights, backbone=name)
     kwargs = dict(_BUILD_KWARGS.get(name, {}))
     if name.startswith("vit"):  # position embeddings are sized for the weights' resolution
@@ -237,8 +292,7 @@ def build_trunk(name, weights="default", *, source=None, input_size=224):
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise ValueError(f"weights file '{path}' does not fit {name}: {exc}") from exc
-    trunk, _ = _trunk_rule(name)
-    return nn.Sequential(trunk(model))
+    return backbone_of(name, model)
 
 
 @functools.cache
@@ -246,15 +300,14 @@ def describe(name, input_size):
     """(feature_dim, layer_groups) of ``name``, from a weight-less forward pass."""
     try:  # on the meta device no memory is allocated and nothing is computed
         with torch.device("meta"):
-            trunk = build_trunk(name, weights=None, input_size=input_size)
+            model = build(name, weights=None, input_size=input_size)
         x = torch.empty(1, 3, input_size, input_size, device="meta")
     except NotImplementedError:  # RegNet computes its widths with tensors at build time
-        trunk = build_trunk(name, weights=None, input_size=input_size)
+        model = build(name, weights=None, input_size=input_size)
         x = torch.zeros(1, 3, input_size, input_size)
     with torch.no_grad():
-        out = trunk.eval()(x)
-    groups = tuple(name for name, _ in trunk.named_children())
-    return (out.shape[1] if out.ndim == 4 else out.shape[-1]), groups
+        out = model.eval()(x)
+    return out.shape[-1], tuple(model.layer_groups())
 
 
 def _preprocessing(weights_enum):
@@ -280,15 +333,12 @@ def _spec(name):
     return BackboneSpec(
         name=name,
         modality="image",
-        build=functools.partial(
-            build_trunk, name, source=source, input_size=preprocessing.input_size
-        ),
+        build=functools.partial(build, name, source=source, input_size=preprocessing.input_size),
         description=f"torchvision {name} ({meta.get('num_params', 0) / 1e6:.1f}M params{accuracy})",
         preprocessing=preprocessing,
         feature_dim=lambda: describe(name, preprocessing.input_size)[0],
         layer_groups=lambda: describe(name, preprocessing.input_size)[1],
         weights=source,
-        default_pooling=_trunk_rule(name)[1],
         family=FAMILY,
     )
 

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._params import validate_params
+
 
 def resolve_device(device):
-    """"auto" is CUDA when present (then Apple's MPS), else the CPU."""
+    """The torch device to run on: "auto" is CUDA when present (then Apple's MPS), else the CPU.
+
+    A device that this machine lacks falls back to the CPU with a warning, so an
+    estimator fitted with ``device="cuda"`` still predicts where there is no GPU.
+    """
     import torch
 
+    mps = getattr(torch.backends, "mps", None)
+    has = {"cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available()}
     if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
+        return torch.device("cuda" if has["cuda"] else "mps" if has["mps"] else "cpu")
+    device = torch.device(device)
+    if not has.get(device.type, True):
+        warnings.warn(
+            f"device {str(device)!r} is not available on this machine; running on the CPU",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return torch.device("cpu")
-    return torch.device(device)
-
-
-def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return int(batch_size)
+    return device
 
 
 def progress(total, *, enabled, unit, desc):
@@ -46,8 +53,12 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     - ``_encode(self, X)``: the one place where samples are encoded, in batches;
       returns float32 ``(n_samples, n_features_out_)``;
     - ``_fingerprint(self)``: the parameters that change the output (for caching;
-      never batch size, device or verbosity).
+      never batch size, device or verbosity);
+
+    and declare ``_parameter_constraints``, checked at the start of ``fit``.
     """
+
+    _parameter_constraints: dict = {}
 
     def fit(self, X=None, y=None):
         """Load the pre-trained model; no data is needed or used.
@@ -62,6 +73,7 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         self
         """
+        validate_params(self)
         self.model_ = self._load()
         return self
 

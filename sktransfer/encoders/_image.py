@@ -6,9 +6,10 @@ import numpy as np
 
 from .. import backbones
 from ..data import check_images, read_image
-from ._base import BaseEncoder, check_batch_size, progress, resolve_device
+from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options
+from ._base import BaseEncoder, progress, resolve_device
+from ._image_features import POOLINGS, ImageFeatures
 
-POOLINGS = ("auto", "avg", "max", "flatten", "cls")
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 
@@ -21,22 +22,29 @@ class ImageEncoder(BaseEncoder):
 
     Parameters
     ----------
-    backbone : str, default="efficientnet_lite0"
-        A name from ``sktransfer.backbones.list("image")``.
+    backbone : str or ImageBackbone, default="efficientnet_lite0"
+        A name from ``sktransfer.backbones.list("image")``, any timm model
+        name with its pretrained tag (``"convnext_tiny.fb_in22k"``), or a
+        loaded :class:`~sktransfer.backbones.ImageBackbone`.
     weights : "default", None or path, default="default"
         "default" finds the pre-trained weights offline first (see
         :mod:`sktransfer.weights`); None gives a random initialisation; a path
         loads a local state dict.
     pooling : {"auto", "avg", "max", "flatten", "cls"}, default="auto"
-        How a feature map (N, C, h, w) becomes a vector: global average or max
-        over positions, or the whole map flattened. For vision transformers
-        (tokens (N, 1 + L, C)) "cls" takes the class token, "avg" and "max"
-        pool the patch tokens. "auto" is what the backbone's own classifier
-        used ("avg" for CNNs, "cls" for ViTs), and "avg" for a ``layer``.
+        How the last feature map (N, C, h, w) becomes a vector. "auto" is
+        exactly what the pre-trained classifier's last layer received: its
+        own pooling and whatever it did before that layer (ConvNeXt's
+        LayerNorm, the fc6/fc7 layers of VGG and AlexNet, MobileNetV3's and
+        MaxViT's pre-logits layer, a ViT's class token); SqueezeNet, whose
+        classifier is a convolution on the map, gets the map's average.
+        The others: global average or max over positions, or the whole map
+        flattened; for vision transformers (tokens) "cls" takes the class
+        token, "avg" and "max" pool the patch tokens. With a ``layer``,
+        "auto" is "avg".
     layer : str, optional
         Take the output of this module instead of the last one: a layer group
-        (``spec.layer_groups``, e.g. "layer3" for a ResNet) or a dotted path
-        inside one (e.g. "layer3.1"). The network stops there.
+        (``spec.layer_groups``, e.g. "layer3" for a ResNet) or a dotted module
+        path (e.g. "layer3.1"). The network stops there.
     batch_size : int or "auto", default="auto"
         Images per forward pass. "auto" is 8 on the CPU and 64 on a GPU: a CPU
         runs these networks fastest on small batches whose activations stay in
@@ -59,11 +67,12 @@ class ImageEncoder(BaseEncoder):
     Attributes
     ----------
     model_ : torch.nn.Module
-        The backbone trunk, in eval mode.
+        The backbone with its pooling, in eval mode.
     preprocessing_ : ImagePreprocessing
         Resize, crop and normalisation the backbone expects.
     pooling_ : str
-        The pooling in use ("auto" resolved).
+        The pooling in use: "pre_logits" (the classifier's own) or one of
+        "avg", "max", "flatten", "cls".
     n_features_out_ : int
         Length of each feature vector.
 
@@ -78,6 +87,17 @@ class ImageEncoder(BaseEncoder):
     >>> ImageEncoder("resnet18", weights=None, layer="layer2").fit(images).n_features_out_
     128
     """
+
+    _parameter_constraints = {
+        "weights": [Options("default"), NONE, PATH],
+        "pooling": [Options(*POOLINGS)],
+        "layer": [NONE, InstanceOf(str, "a layer name")],
+        "batch_size": [Options("auto"), Interval(int, 1)],
+        "device": [Device()],
+        "precision": [Options(*PRECISIONS)],
+        "num_workers": [Interval(int, 0)],
+        "verbose": [BOOLEAN],
+    }
 
     def __init__(
         self,
@@ -107,20 +127,8 @@ class ImageEncoder(BaseEncoder):
     def _load(self):
         import torch
 
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.batch_size != "auto":
-            check_batch_size(self.batch_size)
-        spec = backbones.get(self.backbone)
-        if spec.modality != "image":
-            raise ValueError(
-                f"backbone {spec.name!r} reads {spec.modality}, not images; "
-                "use SentenceEncoder or WordVectorEncoder"
-            )
-        model = spec.build(self.weights).eval()
-        model = self._truncate(model)
+        spec = backbones.resolve(self.backbone, modality="image")
+        model = ImageFeatures(spec.build(self.weights), self.pooling, self.layer).eval()
         model.requires_grad_(False)
         # channels_last lets oneDNN / cuDNN pick their fast convolution kernels.
         model = model.to(memory_format=torch.channels_last)
@@ -130,38 +138,9 @@ class ImageEncoder(BaseEncoder):
         size = spec.preprocessing.input_size
         with torch.inference_mode():
             out = model(torch.zeros(1, 3, size, size))
-        self.pooling_ = self._resolve_pooling(out.ndim, spec.default_pooling)
-        self.n_features_out_ = int(_pool(out, self.pooling_).shape[1])
+        self.pooling_ = model.pooling
+        self.n_features_out_ = int(out.shape[1])
         return model
-
-    def _truncate(self, model):
-        """Cut the trunk after ``layer``: a group ends the Sequential, a sub-module ends in a hook."""
-        if self.layer is None:
-            return model
-        groups = [name for name, _ in model.named_children()]
-        if self.layer in groups:
-            return model[: groups.index(self.layer) + 1]
-        try:
-            model.get_submodule(self.layer)
-        except AttributeError:
-            raise ValueError(
-                f"backbone {self.backbone!r} has no layer {self.layer!r}; its layer groups are "
-                f"{groups} (a dotted path inside one, e.g. '{groups[-1]}.0', also works)"
-            ) from None
-        from ._stop_after import StopAfter
-
-        group = self.layer.split(".")[0]
-        return StopAfter(model[: groups.index(group) + 1], self.layer)
-
-    def _resolve_pooling(self, ndim, default):
-        pooling = self.pooling
-        if pooling == "auto":
-            pooling = default if self.layer is None else "avg"
-            if pooling == "cls" and ndim != 3:
-                pooling = "avg"
-        if pooling == "cls" and ndim != 3:
-            raise ValueError("pooling='cls' needs a transformer's tokens; this output is a feature map")
-        return pooling
 
     # -- encoding ----------------------------------------------------------------------
 
@@ -191,7 +170,7 @@ class ImageEncoder(BaseEncoder):
                 if batch.dtype == torch.uint8:
                     batch = batch.float().div_(255.0)
                 batch = batch.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
-                features = _pool(model(batch).float(), self.pooling_)
+                features = model(batch).float()
                 out[start : start + len(batch)] = features.cpu().numpy()
                 start += len(batch)
                 bar.update(len(batch))
@@ -221,31 +200,13 @@ class ImageEncoder(BaseEncoder):
         """The batch size used on ``device`` ("auto" resolved)."""
         if self.batch_size == "auto":
             return 64 if device.type == "cuda" else 8
-        return check_batch_size(self.batch_size)
+        return int(self.batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.string = True
         return tags
-
-
-def _pool(out, pooling):
-    if out.ndim == 2:
-        return out
-    if out.ndim == 3:  # tokens (N, 1 + L, C), class token first
-        if pooling == "cls":
-            return out[:, 0]
-        if pooling == "avg":
-            return out[:, 1:].mean(dim=1)
-        if pooling == "max":
-            return out[:, 1:].amax(dim=1)
-        return out.flatten(1)
-    if pooling == "avg":
-        return out.mean(dim=(2, 3))
-    if pooling == "max":
-        return out.amax(dim=(2, 3))
-    return out.flatten(1)
 
 
 def _collate(batch):

@@ -6,10 +6,9 @@ import os
 
 import numpy as np
 
-from ..backbones import _sentence_transformers as st_family
-from ..backbones._registry import REGISTRY
-from ..exceptions import UnknownBackboneError
-from ._base import BaseEncoder, check_batch_size, resolve_device
+from .. import backbones
+from .._params import BOOLEAN, NONE, Device, InstanceOf, Interval
+from ._base import BaseEncoder, resolve_device
 from ._text_input import check_texts
 
 
@@ -83,6 +82,15 @@ class SentenceEncoder(BaseEncoder):
     True
     """
 
+    _parameter_constraints = {
+        "batch_size": [Interval(int, 1)],
+        "normalize": [BOOLEAN],
+        "max_seq_length": [NONE, Interval(int, 1)],
+        "prompt": [NONE, InstanceOf(str, "a str")],
+        "device": [Device()],
+        "verbose": [BOOLEAN],
+    }
+
     def __init__(
         self,
         model="all-MiniLM-L6-v2",
@@ -130,13 +138,8 @@ class SentenceEncoder(BaseEncoder):
         return np.ascontiguousarray(self._encode(texts), dtype=np.float32)
 
     def _load(self):
-        check_batch_size(self.batch_size)
-        if not isinstance(self.normalize, (bool, np.bool_)):
-            raise TypeError(f"normalize must be True or False, got {self.normalize!r}")
-        if self.prompt is not None and not isinstance(self.prompt, str):
-            raise TypeError(f"prompt must be a str or None, got {type(self.prompt).__name__}")
-        device = str(resolve_device(self.device))
-        model = self._build(device)
+        spec = backbones.resolve(self.model, modality="text")
+        model = spec.build("default").to(resolve_device(self.device))
         model.eval()
         model.requires_grad_(False)
         self.max_seq_length_ = self._set_max_seq_length(model)
@@ -149,40 +152,12 @@ class SentenceEncoder(BaseEncoder):
         self.n_features_out_ = int(dim)
         return model
 
-    def _build(self, device):
-        model = self.model
-        if _is_sentence_transformer(model):
-            return model.to(device)
-        if not isinstance(model, (str, os.PathLike)):
-            raise TypeError(
-                "model must be a name, a local folder or a SentenceTransformer, got "
-                f"{type(model).__name__}"
-            )
-        name = os.fspath(model)
-        if os.path.isdir(name):
-            return st_family.load_sentence_transformer(name, device=device)
-        try:
-            spec = REGISTRY.get(name)
-        except UnknownBackboneError:
-            spec = None
-        if spec is not None:
-            if spec.modality != "text":
-                other = "ImageEncoder" if spec.modality == "image" else "WordVectorEncoder"
-                raise ValueError(
-                    f"{name!r} is a backbone of modality {spec.modality!r}, not a sentence "
-                    f"encoder; use {other}"
-                )
-            return spec.build("default").to(device)
-        return st_family.load_sentence_transformer(name, device=device)
-
     def _set_max_seq_length(self, model):
         limit = _position_limit(model)
         wanted = self.max_seq_length
         if wanted is None:
             current = model.max_seq_length
             return int(current if current is not None else (limit or 512))
-        if isinstance(wanted, bool) or not isinstance(wanted, (int, np.integer)) or wanted < 1:
-            raise ValueError(f"max_seq_length must be a positive int or None, got {wanted!r}")
         if limit is not None and wanted > limit:
             raise ValueError(
                 f"max_seq_length={wanted} exceeds what the model can read ({limit} tokens)"
@@ -212,7 +187,7 @@ class SentenceEncoder(BaseEncoder):
         kwargs = {} if self.prompt is None else {"prompt": self.prompt}
         return model.encode(
             texts,
-            batch_size=check_batch_size(self.batch_size),
+            batch_size=int(self.batch_size),
             show_progress_bar=bool(self.verbose),
             convert_to_numpy=True,
             normalize_embeddings=bool(self.normalize),
@@ -224,14 +199,6 @@ class SentenceEncoder(BaseEncoder):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         return tags
-
-
-def _is_sentence_transformer(obj):
-    try:
-        from torch import nn
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, nn.Module) and hasattr(obj, "encode")
 
 
 def _position_limit(model):

@@ -5,17 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import threading
-from collections import OrderedDict
 from itertools import chain, repeat
 
 import numpy as np
 
-from ..backbones import _gensim as gensim_family
-from ..backbones._registry import REGISTRY
-from ..exceptions import UnknownBackboneError, WeightsNotFoundError
+from .. import backbones
 from . import _word_tokens
-from ._base import BaseEncoder, check_batch_size, progress
+from .._params import BOOLEAN, CALLABLE, NONE, InstanceOf, Interval, Options, validate_params
+from ._base import BaseEncoder, progress
 from ._text_input import check_texts
 
 POOLINGS = ("mean", "max", "sum", "minmax", "tfidf", "sif")
@@ -45,8 +42,6 @@ def default_tokenize(text):
 
 # Tokenizers the vectorised path reproduces exactly (besides the default).
 _VECTORISED_MODES = {str.split: "split"}
-
-_VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".gz", ".kv", ".model", ".w2v", ".glove")
 
 
 class WordVectorEncoder(BaseEncoder):
@@ -155,6 +150,15 @@ class WordVectorEncoder(BaseEncoder):
     100
     """
 
+    _parameter_constraints = {
+        "pooling": [Options(*POOLINGS)],
+        "tokenizer": [NONE, InstanceOf(str, "a regular expression (str)"), CALLABLE],
+        "lowercase": [BOOLEAN],
+        "sif_alpha": [Interval(float, 0, low_open=True)],
+        "batch_size": [Interval(int, 1)],
+        "verbose": [BOOLEAN],
+    }
+
     def __init__(
         self,
         vectors="glove-6b-50d",
@@ -204,7 +208,7 @@ class WordVectorEncoder(BaseEncoder):
             self.oov_rate_ = float("nan")
             self.empty_rate_ = float("nan")
             return self
-        batches = [self._lookup(b) for b in _chunks(texts, check_batch_size(self.batch_size))]
+        batches = [self._lookup(b) for b in _chunks(texts, int(self.batch_size))]
         n_tokens = sum(b.n_tokens for b in batches)
         self.oov_rate_ = sum(b.n_oov for b in batches) / n_tokens if n_tokens else 0.0
         self.empty_rate_ = sum(b.n_empty for b in batches) / len(texts)
@@ -225,20 +229,11 @@ class WordVectorEncoder(BaseEncoder):
         return np.ascontiguousarray(self._encode(texts), dtype=np.float32)
 
     def _check_params(self):
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        check_batch_size(self.batch_size)
-        if not isinstance(self.lowercase, (bool, np.bool_)):
-            raise TypeError(f"lowercase must be True or False, got {self.lowercase!r}")
-        alpha = self.sif_alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
-            raise TypeError(f"sif_alpha must be a positive number, got {alpha!r}")
-        if not alpha > 0:
-            raise ValueError(f"sif_alpha must be a positive number, got {alpha!r}")
+        validate_params(self)
         self._analyzer()  # a bad tokenizer fails here, not in the middle of a transform
 
     def _load(self):
-        kv = _resolve_vectors(self.vectors)
+        kv = backbones.resolve(self.vectors, modality="words").build("default")
         size = int(kv.vector_size)
         self.n_features_out_ = 2 * size if self.pooling == "minmax" else size
         return kv
@@ -293,7 +288,7 @@ class WordVectorEncoder(BaseEncoder):
     def _encode(self, X):
         texts = check_texts(X)
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
-        batch_size = check_batch_size(self.batch_size)
+        batch_size = int(self.batch_size)
         bar = progress(len(texts), enabled=self.verbose, unit="text", desc=_label(self.vectors))
         with bar:
             for start in range(0, len(texts), batch_size):
@@ -522,78 +517,3 @@ def _label(vectors):
     if isinstance(vectors, (str, os.PathLike)):
         return os.path.basename(os.fspath(vectors))
     return "vectors"
-
-
-# -- loading, shared between the encoders of a process ---------------------------------------
-
-_CACHE_SIZE = 2
-_cache = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def _cached(key, load):
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    kv = load()
-    vectors = getattr(kv, "vectors", None)
-    if isinstance(vectors, np.ndarray):
-        vectors.setflags(write=False)  # shared: nobody may normalise it in place
-    with _cache_lock:
-        _cache[key] = kv
-        _cache.move_to_end(key)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return kv
-
-
-def clear_cache():
-    """Forget the word vectors shared by the encoders of this process."""
-    with _cache_lock:
-        _cache.clear()
-
-
-def _resolve_vectors(vectors):
-    """KeyedVectors for the ``vectors`` parameter (see WordVectorEncoder)."""
-    KeyedVectors = gensim_family.require_gensim()
-    if isinstance(vectors, KeyedVectors):
-        return vectors
-    if not isinstance(vectors, (str, os.PathLike)):
-        wv = getattr(vectors, "wv", None)
-        if isinstance(wv, KeyedVectors):
-            return wv
-        raise TypeError(
-            "vectors must be a name, a file path or gensim KeyedVectors, got "
-            f"{type(vectors).__name__}"
-        )
-    name = os.fspath(vectors)
-    path = os.path.expanduser(name)
-    if os.path.isfile(path):
-        path = os.path.realpath(path)
-        stat = os.stat(path)
-        key = ("file", path, stat.st_mtime_ns, stat.st_size)
-        return _cached(key, lambda: gensim_family.load_vectors(path))
-    try:
-        spec = REGISTRY.get(name)
-    except UnknownBackboneError:
-        spec = None
-    if spec is not None:
-        if spec.modality != "words":
-            raise ValueError(
-                f"{name!r} is a backbone of modality {spec.modality!r}, not word vectors; "
-                f"use {'ImageEncoder' if spec.modality == 'image' else 'SentenceEncoder'}"
-            )
-        return _cached(("backbone", spec.qualified_name), lambda: spec.build("default"))
-    if os.sep in name or "/" in name or name.lower().endswith(_VECTOR_FILE_SUFFIXES):
-        raise WeightsNotFoundError(
-            f"word vectors file '{name}' does not exist (nor is it a registered name: "
-            f"{', '.join(REGISTRY.list('words'))})"
-        )
-    try:
-        return _cached(("gensim-data", name), lambda: gensim_family.load_gensim_data(name))
-    except WeightsNotFoundError as exc:
-        known = ", ".join(REGISTRY.list("words"))
-        raise WeightsNotFoundError(
-            f"{exc} ({name!r} is not a registered name either; registered word vectors: {known})"
-        ) from exc.__cause__

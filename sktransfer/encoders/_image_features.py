@@ -1,0 +1,79 @@
+"""The feature vector an image estimator takes from a backbone: its pooling and its layer."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..backbones._image import pool
+
+POOLINGS = ("auto", "avg", "max", "flatten", "cls")
+
+
+class _StopForward(Exception):
+    pass
+
+
+class ImageFeatures(nn.Module):
+    """``backbone``'s features of a batch, pooled into one vector per image.
+
+    Parameters
+    ----------
+    backbone : ImageBackbone
+        The model.
+    pooling : {"auto", "avg", "max", "flatten", "cls"}
+        "auto" is the backbone's own ``forward_head`` (what its classifier
+        received) for the last layer, and "avg" for an intermediate ``layer``.
+    layer : str, optional
+        A layer group or a dotted module path whose output is taken instead of
+        the last one; the forward pass stops there.
+
+    Attributes
+    ----------
+    pooling : str
+        The pooling in use: "pre_logits" (the backbone's own) or one of the
+        explicit ones.
+    """
+
+    def __init__(self, backbone, pooling="auto", layer=None):
+        super().__init__()
+        self.backbone = backbone
+        self.layer = layer
+        if layer is not None:
+            try:
+                backbone.layer_module(layer)
+            except AttributeError:
+                groups = list(backbone.layer_groups())
+                raise ValueError(
+                    f"the backbone has no layer {layer!r}; its layer groups are {groups} "
+                    "(a dotted module path, e.g. a block inside one, also works)"
+                ) from None
+        if pooling == "auto":
+            pooling = "pre_logits" if layer is None else "avg"
+        self.pooling = pooling
+
+    def forward(self, x):
+        if self.pooling == "pre_logits":
+            return self.backbone(x)
+        out = self.backbone.forward_features(x) if self.layer is None else self._until_layer(x)
+        if self.pooling == "cls" and out.ndim != 3:
+            raise ValueError(
+                "pooling='cls' needs a transformer's tokens; this output is a feature map"
+            )
+        return pool(out, self.pooling, self.backbone.num_prefix_tokens)
+
+    def _until_layer(self, x):
+        """The output of ``layer``: a forward hook captures it and ends the pass early."""
+        captured = []
+
+        def hook(module, inputs, output):
+            captured.append(output)
+            raise _StopForward
+
+        handle = self.backbone.layer_module(self.layer).register_forward_hook(hook)
+        try:
+            self.backbone.forward_features(x)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        return captured[0]
