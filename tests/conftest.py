@@ -44,3 +44,25 @@ def isolated_caches(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("SKTRANSFER_HOME", str(home / "sktransfer"))
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Downloads allowed by the environment, but every connection refused; returns the attempts.
+
+    What a machine without a network does, minus the waiting: a test of "fails
+    fast" asserts how many connections were tried, not how long it took.
+    """
+    import socket
+
+    for variable in ("SKTRANSFER_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    attempts = []
+
+    def refuse(address, *args, **kwargs):
+        attempts.append(address)
+        raise ConnectionRefusedError(f"no network in tests ({address})")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: refuse(address))
+    return attempts

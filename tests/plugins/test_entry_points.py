@@ -17,8 +17,8 @@ import sktransfer.backbones
 from sktransfer import AmbiguousBackboneError, ImageEncoder, UnknownBackboneError
 from sktransfer.backbones import ENTRY_POINT_GROUP, Registry
 
-# A complete, tiny image backbone: 3x3 conv + ReLU, 4 features, in two groups.
-TINY_PLUGIN = '''
+# A complete, tiny image backbone: 3x3 conv + ReLU, 4 features (one group with parameters).
+TINY_PLUGIN = """
 from collections import OrderedDict
 
 from sktransfer.backbones import BackboneSpec, ImagePreprocessing
@@ -27,9 +27,11 @@ from sktransfer.backbones import BackboneSpec, ImagePreprocessing
 def _build(weights):
     from torch import nn
 
+    from sktransfer.backbones import SequentialBackbone
+
     if weights is not None:
         raise ValueError("this test backbone has no weights")
-    return nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 4, 3), act=nn.ReLU()))
+    return SequentialBackbone(OrderedDict(conv=nn.Conv2d(3, 4, 3), act=nn.ReLU()))
 
 
 def specs():
@@ -41,10 +43,10 @@ def specs():
             description="a throw-away test backbone",
             preprocessing=ImagePreprocessing(input_size=16, resize_size=None),
             feature_dim=4,
-            layer_groups=("conv", "act"),
+            layer_groups=("conv",),
         )
     ]
-'''
+"""
 
 
 @pytest.fixture
@@ -92,7 +94,7 @@ def test_installed_plugin_is_discovered_without_being_imported(site, monkeypatch
     assert "resnet18" in registry  # built-in backbones are all still there
 
     # and it is a real backbone: the encoder uses it by name
-    monkeypatch.setattr(sktransfer.backbones, "get", registry.get)
+    monkeypatch.setattr(sktransfer.backbones, "resolve", registry.resolve)
     images = np.random.default_rng(0).integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)
     out = ImageEncoder("tiny_net", weights=None).fit_transform(images)
     assert out.shape == (3, 4) and out.dtype == np.float32
