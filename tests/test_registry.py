@@ -95,3 +95,65 @@ def test_broken_builtin_family_only_warns():
     )
     with pytest.warns(RuntimeWarning, match="'broken'.*failed to load"):
         assert reg.list() == []
+
+
+# -- resolve: the one way from anything a user passes to a spec ------------------------------
+
+
+def test_resolve_takes_registered_names_and_specs(registry):
+    assert registry.resolve("alpha", modality="image") is registry.get("fam/alpha")
+    spec = _spec("loose")
+    assert registry.resolve(spec, modality="image") is spec
+
+
+def test_resolve_refuses_another_modality_naming_the_estimator():
+    with pytest.raises(ValueError, match="reads text, not image; use SentenceEncoder"):
+        backbones.resolve("all-MiniLM-L6-v2", modality="image")
+    with pytest.raises(ValueError, match="reads image, not words; use ImageEncoder"):
+        backbones.resolve("resnet18", modality="words")
+
+
+def test_resolve_unknown_image_names_list_close_ones_of_that_modality():
+    with pytest.raises(UnknownBackboneError, match="Did you mean: .*resnet50"):
+        backbones.resolve("resnet5O", modality="image")
+    with pytest.raises(TypeError, match="a backbone must be a name, a path or a loaded image model"):
+        backbones.resolve(42, modality="image")
+
+
+def test_resolve_builds_ad_hoc_specs_in_the_family_modules(tmp_path):
+    import torch
+    from torch import nn
+
+    from sktransfer.backbones import SequentialBackbone
+
+    model = SequentialBackbone({"stem": nn.Conv2d(3, 4, 3)})
+    spec = backbones.resolve(model, modality="image")
+    assert spec.build("default") is model and spec.preprocessing.input_size == 224
+    timm_spec = backbones.resolve("resnet18.a1_in1k", modality="image")  # timm, not registered
+    assert timm_spec.family == "timm" and timm_spec.build(None)(
+        torch.zeros(1, 3, 32, 32)
+    ).shape == (
+        1,
+        512,
+    )
+    text = backbones.resolve("BAAI/bge-small-en-v1.5", modality="text")
+    assert text.weights.url.endswith("/BAAI/bge-small-en-v1.5")
+    words = tmp_path / "tiny.txt"
+    words.write_text("cat 1.0 0.0\ndog 0.0 1.0\n")
+    assert backbones.resolve(words, modality="words").build("default").vector_size == 2
+
+
+def test_resolve_is_what_every_encoder_calls(monkeypatch):
+    from sktransfer import ImageEncoder, SentenceEncoder, WordVectorEncoder
+
+    asked = []
+
+    def refuse(backbone, *, modality):
+        asked.append((backbone, modality))
+        raise LookupError("stop here")
+
+    monkeypatch.setattr(backbones, "resolve", refuse)
+    for encoder in (ImageEncoder("x"), SentenceEncoder("y"), WordVectorEncoder("z")):
+        with pytest.raises(LookupError):
+            encoder.fit()
+    assert asked == [("x", "image"), ("y", "text"), ("z", "words")]

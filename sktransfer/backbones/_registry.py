@@ -219,7 +219,7 @@ class Registry:
         if spec is None:
             if not isinstance(backbone, (str, os.PathLike)):
                 raise TypeError(
-                    f"a {modality} backbone must be a name or a loaded model, got "
+                    f"a backbone must be a name, a path or a loaded {modality} model, got "
                     f"{type(backbone).__name__}"
                 )
             raise UnknownBackboneError(self._unknown_message(os.fspath(backbone), modality))

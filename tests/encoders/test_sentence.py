@@ -209,7 +209,7 @@ def test_not_fitted_and_bad_parameters():
         SentenceEncoder(batch_size=0).fit()
     with pytest.raises(TypeError, match="normalize must be True or False"):
         SentenceEncoder(normalize="yes").fit()
-    with pytest.raises(TypeError, match="a text backbone must be a name or a loaded model"):
+    with pytest.raises(TypeError, match="a backbone must be a name, a path or a loaded text model"):
         SentenceEncoder(model=42).fit()
 
 
