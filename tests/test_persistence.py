@@ -1,0 +1,92 @@
+"""A fitted estimator pickled where a GPU is loads and predicts where none is.
+
+The pickle is loaded in a fresh process with ``CUDA_VISIBLE_DEVICES=""``: on a
+GPU machine that is exactly a CPU-only machine; on a CPU machine the estimator
+was still fitted with ``device="cuda"``, the parameter a GPU user would have set.
+"""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from sktransfer import ImageEncoder, SentenceEncoder
+from sktransfer.encoders._base import resolve_device
+
+HAS_CUDA = torch.cuda.is_available()
+
+LOAD_AND_PREDICT = """
+import pickle, sys, warnings
+import numpy as np
+import torch
+
+assert not torch.cuda.is_available()
+with open(sys.argv[1], "rb") as handle:
+    encoder, X = pickle.load(handle)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    features = encoder.transform(X)
+assert any("not available on this machine" in str(w.message) for w in caught)
+np.save(sys.argv[2], features)
+"""
+
+
+def _fit_on_cuda(encoder, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no GPU here: the CPU stands in
+        return encoder.fit(X), encoder.transform(X)
+
+
+def _predict_in_a_process_without_cuda(tmp_path, encoder, X):
+    blob = tmp_path / "fitted.pkl"
+    blob.write_bytes(pickle.dumps((encoder, X)))
+    out = tmp_path / "features.npy"
+    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(blob), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return np.load(out)
+
+
+def test_image_encoder_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
+    torch.manual_seed(0)
+    encoder, expected = _fit_on_cuda(
+        ImageEncoder("resnet18", weights=None, device="cuda"), rgb_images
+    )
+    features = _predict_in_a_process_without_cuda(tmp_path, encoder, rgb_images)
+    np.testing.assert_allclose(features, expected, rtol=1e-3, atol=1e-4)  # GPU vs CPU arithmetic
+
+
+def test_sentence_encoder_fitted_for_cuda_predicts_without_it(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    texts = ["a fitted encoder travels", "from a GPU to a laptop"]
+    encoder, expected = _fit_on_cuda(SentenceEncoder(device="cuda"), texts)
+    features = _predict_in_a_process_without_cuda(tmp_path, encoder, texts)
+    np.testing.assert_allclose(features, expected, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_the_pickle_holds_only_cpu_tensors(rgb_images):
+    encoder = ImageEncoder("resnet18", weights=None, device="cuda").fit(rgb_images)
+    encoder.transform(rgb_images)  # the model now lives on the GPU
+    assert next(encoder.model_.parameters()).is_cuda
+    restored = pickle.loads(pickle.dumps(encoder))
+    assert all(t.device.type == "cpu" for t in restored.model_.state_dict().values())
+    assert next(encoder.model_.parameters()).is_cuda  # pickling did not move the original
+
+
+def test_a_missing_device_falls_back_to_the_cpu_with_a_warning(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(RuntimeWarning, match="'cuda:1' is not available on this machine"):
+        assert resolve_device("cuda:1") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "mps")
