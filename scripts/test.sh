@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Install everything the tests need, then run them. Extra arguments go to pytest.
+# Install everything the tests need, lint, then run the tests (slow ones included).
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
 venv=${SKTRANSFER_VENV:-.venv}
+"$venv/bin/python" -m ruff check .
+"$venv/bin/python" -m ruff format --check .
 status=0
 "$venv/bin/python" -m pytest "$@" || status=$?
 if [ "$status" = 5 ]; then
