@@ -33,3 +33,5 @@ esac
 extras="all"
 [ "$with_tests" = 1 ] && extras="all,test"
 "${pip[@]}" -e ".[${extras}]" -e plugins/sktransfer-timm
+# EfficientNet-Lite0 was a plugin before it was built in: a venv made then still has it.
+"$venv/bin/python" -m pip uninstall --yes --quiet sktransfer-efficientnet-lite0 2>/dev/null || true

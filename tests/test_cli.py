@@ -33,6 +33,7 @@ def test_unknown_command_is_a_usage_error(capsys):
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "sktransfer"
     out = subprocess.run(

@@ -57,6 +57,7 @@ def _predict_in_a_process_without_cuda(tmp_path, encoder, X):
     return np.load(out)
 
 
+@pytest.mark.slow
 def test_image_encoder_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
     torch.manual_seed(0)
     encoder, expected = _fit_on_cuda(
@@ -66,6 +67,7 @@ def test_image_encoder_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images)
     np.testing.assert_allclose(features, expected, rtol=1e-3, atol=1e-4)  # GPU vs CPU arithmetic
 
 
+@pytest.mark.slow
 def test_sentence_encoder_fitted_for_cuda_predicts_without_it(tmp_path):
     pytest.importorskip("sentence_transformers")
     texts = ["a fitted encoder travels", "from a GPU to a laptop"]

@@ -72,6 +72,7 @@ def test_batching_and_order_do_not_change_the_result(encoder):
     np.testing.assert_allclose(encoder.transform(texts[::-1]), whole[::-1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_few_shot_bbc_news_beats_tfidf(bbc_few_shot, mean_few_shot_accuracy):
     """8 labelled articles per topic: sentence embeddings + a linear model beat TF-IDF."""
     texts, labels, splits = bbc_few_shot
