@@ -42,7 +42,7 @@ def hand_loop(model, images, pre, batch_size, channels_last):
             x = (x.float() / 255.0 - mean) / std
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            out.append(model(x).mean(dim=(2, 3)).numpy())
+            out.append(model.forward_features(x).mean(dim=(2, 3)).numpy())
     return np.concatenate(out)
 
 
@@ -56,7 +56,8 @@ def per_image_train_mode(model, images, pre):
         x = torch.from_numpy(image).permute(2, 0, 1)
         x = F.resize(x, pre.resize_size, interpolation=interpolation, antialias=True)
         x = (F.center_crop(x, pre.input_size).float() / 255.0 - mean) / std
-        out.append(model(x.unsqueeze(0)).mean(dim=(2, 3)).squeeze(0).detach().numpy())
+        features = model.forward_features(x.unsqueeze(0)).mean(dim=(2, 3))
+        out.append(features.squeeze(0).detach().numpy())
     return np.stack(out)
 
 
@@ -76,16 +77,15 @@ def main():
     pre = encoder.preprocessing_
     half = ImageEncoder(args.backbone, batch_size=batch_size, device="cpu", precision="bfloat16")
     half.fit()
-    plain = copy.deepcopy(encoder.model_).to(memory_format=torch.contiguous_format)
+    backbone = encoder.model_.backbone  # the ImageBackbone, without the encoder's pooling
+    plain = copy.deepcopy(backbone).to(memory_format=torch.contiguous_format)
     trained = copy.deepcopy(plain).requires_grad_(True)  # as timm builds it: NCHW weights
 
     contenders = {
         "ImageEncoder": lambda: encoder.transform(images),
         "ImageEncoder, bfloat16": lambda: half.transform(images),
         "hand loop": lambda: hand_loop(plain, images, pre, batch_size, False),
-        "hand loop + channels_last": lambda: hand_loop(
-            encoder.model_, images, pre, batch_size, True
-        ),
+        "hand loop + channels_last": lambda: hand_loop(backbone, images, pre, batch_size, True),
         "per image, train mode": lambda: per_image_train_mode(trained, images, pre),
     }
     reference = contenders["hand loop"]()
@@ -99,8 +99,10 @@ def main():
             times[name].append(time.perf_counter() - start)
 
     ours = statistics.median(times["ImageEncoder"])
-    print(f"{args.backbone}, {args.n} images 256x256 -> {pre.input_size}, batch {batch_size}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}")
+    print(
+        f"{args.backbone}, {args.n} images 256x256 -> {pre.input_size}, batch {batch_size}, "
+        f"{torch.get_num_threads()} threads, median of {args.repeats}"
+    )
     print(f"{'contender':<28}{'img/s':>8}{'ImageEncoder speed / this':>28}")
     for name, runs in times.items():
         median = statistics.median(runs)

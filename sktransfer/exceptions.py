@@ -2,23 +2,50 @@
 
 
 class UnknownBackboneError(KeyError):
-    """No registered backbone has the requested name; the message lists the closest ones."""
+    """No registered backbone has the requested name; the message lists the closest ones.
+
+    A :class:`KeyError`, raised by ``sktransfer.backbones.get`` and
+    ``sktransfer.backbones.resolve`` (so by every encoder's ``fit``) when a
+    name is neither registered nor anything else the modality accepts.
+    Unlike a plain KeyError, its message is not wrapped in quotes.
+    """
 
     def __str__(self):  # KeyError would wrap the message in quotes
         return str(self.args[0]) if self.args else ""
 
 
 class AmbiguousBackboneError(UnknownBackboneError):
-    """Two sources register the same short name; the message lists the qualified names."""
+    """Two sources register the same short name; the message lists the qualified names.
+
+    Raised for the short name only: each backbone stays reachable by its
+    qualified name ``namespace/name``. A subclass of
+    :class:`UnknownBackboneError`, hence of :class:`KeyError`.
+    """
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """Pre-trained weights are neither on disk nor downloadable; the message says where to put them."""
+    """Pre-trained weights are neither on disk nor downloadable; the message says where to put them.
+
+    A :class:`FileNotFoundError`, raised by :func:`sktransfer.weights.fetch`
+    and :func:`sktransfer.weights.resolve` (so by a backbone's ``build`` and an
+    encoder's ``fit``) at once, without retries: the message names the
+    missing file, where it comes from, and the path to save it as.
+    """
 
 
 class ImageLoadError(ValueError):
-    """An image could not be read or decoded; the message names the file and its index."""
+    """An image could not be read or decoded; the message names the file and its index.
+
+    A :class:`ValueError`, raised while reading the input of
+    :class:`~sktransfer.ImageEncoder` for a missing file or one that is not a
+    readable image.
+    """
 
 
 class MissingDependencyError(ImportError):
-    """An optional dependency is missing; the message names the extra to install."""
+    """An optional dependency is missing; the message names the extra to install.
+
+    An :class:`ImportError`, raised when a backbone needs a library that is
+    not installed (sentence-transformers, gensim, pyarrow); the message gives
+    the ``pip install sktransfer[...]`` that adds it.
+    """

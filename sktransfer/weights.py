@@ -25,10 +25,11 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .exceptions import WeightsNotFoundError
 
@@ -40,6 +41,12 @@ DOWNLOAD_TIMEOUT = 15  # seconds without an answer before a download gives up
 @dataclass(frozen=True)
 class WeightsSource:
     """Where the default pre-trained weights of a backbone come from.
+
+    A backbone's ``build`` passes it to :func:`resolve`, which finds the file
+    with :func:`fetch`: the packaged copy, then ``filename`` in
+    :func:`search_dirs`, then the library's cache, and only then a download.
+    Only ``filename`` is required: a source with no ``url`` is never
+    downloaded, and its missing file is reported with the path to save it as.
 
     Parameters
     ----------

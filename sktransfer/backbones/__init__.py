@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 get = REGISTRY.get
-list = REGISTRY.list  # noqa: A001 - the public name the design promises
+list = REGISTRY.list
 register = REGISTRY.register
 resolve = REGISTRY.resolve
 unregister = REGISTRY.unregister
@@ -49,10 +49,23 @@ specs = REGISTRY.specs
 
 
 def timm_specs(filter=""):
-    """Specs of timm's pretrained tags matching ``filter`` (timm's wildcards, e.g. "convnext_*").
+    """Return the specs of timm's pretrained tags that match ``filter``.
 
     Any tag works by name without being listed; the ``sktransfer-timm`` plugin
-    lists them all.
+    lists them all. Making the specs builds nothing: feature size and layer
+    groups are computed when a listing first asks for them.
+
+    Parameters
+    ----------
+    filter : str or list of str, default=""
+        Wildcard patterns, as timm reads them (e.g. ``"convnext_*"``); ""
+        matches every tag.
+
+    Returns
+    -------
+    list of BackboneSpec
+        One spec per pretrained tag (``"convnext_tiny.fb_in22k"``...) whose
+        weights take square RGB input, which is what sktransfer feeds.
     """
     from ._timm import specs as make_specs
 

@@ -89,12 +89,13 @@ def map_state_dict(source, target_keys_and_shapes, *, origin="the weights"):
     return mapped
 
 
-def load_weights(model, path):
+def load_weights(model, path, *, require_classifier=False):
     """Load the state dict at ``path`` into a timm ``tf_efficientnet_lite0``.
 
     The file may use timm's key names, those of the packaged file, or any
     layout listing the same tensors in the same order (such as a saved
-    backbone's, which lacks the classifier: then the classifier is left as it is).
+    backbone's, which lacks the classifier: then the classifier is left as it
+    is, unless ``require_classifier``).
     """
     state = weights_module.load_state_dict(path)
     expected = model.state_dict()
@@ -102,7 +103,7 @@ def load_weights(model, path):
         mapped = state
     else:
         targets = [(k, v.shape) for k, v in expected.items()]
-        if len(state) == len(targets) - len(CLASSIFIER):
+        if not require_classifier and len(state) == len(targets) - len(CLASSIFIER):
             targets = [(k, s) for k, s in targets if k not in CLASSIFIER]
         mapped = map_state_dict(state, targets, origin=f"weights file '{path}'")
     try:
@@ -125,20 +126,27 @@ def build_classifier(weights="default"):
     torch.nn.Module
         It maps normalised images ``(N, 3, H, W)`` to 1000 ImageNet logits.
     """
+    return _network(weights, require_classifier=True)
+
+
+def _network(weights, *, require_classifier):
     import timm
 
     model = timm.create_model(ARCHITECTURE, pretrained=False)
     path = weights_module.resolve(WEIGHTS, weights, backbone=NAME)
     if path is not None:
-        load_weights(model, path)
+        load_weights(model, path, require_classifier=require_classifier)
     return model.eval()
 
 
 def build(weights="default"):
-    """The backbone: :func:`build_classifier`'s network without its classifier."""
+    """The backbone: :func:`build_classifier`'s network without its classifier.
+
+    A weights file without the classifier (a saved backbone's) is accepted here.
+    """
     from ._timm import TimmBackbone
 
-    return TimmBackbone(build_classifier(weights))
+    return TimmBackbone(_network(weights, require_classifier=False))
 
 
 def specs():
@@ -152,7 +160,8 @@ def specs():
             "for offline use (sktransfer[image])",
             preprocessing=PREPROCESSING,
             feature_dim=1280,
-            layer_groups=("stem", *(f"blocks.{i}" for i in range(7)), "head"),
+            # timm's groups: its last block joins the head convolution ("head").
+            layer_groups=("stem", *(f"blocks.{i}" for i in range(6)), "head"),
             weights=WEIGHTS,
             family="timm",
         )

@@ -79,7 +79,38 @@ def _hint_on_missing(build, hint):
 
 
 class Registry:
-    """A set of backbones, filled from built-in families and entry points on first use."""
+    """A set of backbones, filled from built-in families and entry points on first use.
+
+    Creating a registry loads nothing. Its first use (any look-up, listing or
+    registration) imports the built-in families, then loads every entry point
+    of ``group``, once: a plugin that fails to load, or gives anything but
+    :class:`BackboneSpec` objects, produces a RuntimeWarning naming it,
+    and every other backbone stays available. ``sktransfer.backbones.get``,
+    ``list``, ``register``, ``resolve``, ``unregister`` and ``specs`` are the
+    methods of the global registry.
+
+    Parameters
+    ----------
+    group : str, default="sktransfer.backbones"
+        The entry-point group read for plugins.
+    builtin_families : dict of str to str, optional
+        Namespace to ``"module:attribute"`` giving that family's specs; None
+        is sktransfer's own families (torchvision, EfficientNet-Lite0,
+        sentence-transformers, gensim), ``{}`` none (e.g. to test a plugin
+        alone).
+
+    Examples
+    --------
+    >>> from sktransfer.backbones import BackboneSpec, Registry
+    >>> registry = Registry(group="no.such.group", builtin_families={})
+    >>> spec = BackboneSpec(name="tiny", modality="image", build=lambda weights: None)
+    >>> registry.register(spec, namespace="mine").qualified_name
+    'mine/tiny'
+    >>> registry.list()
+    ['tiny']
+    >>> registry.get("tiny") is registry.get("mine/tiny")
+    True
+    """
 
     def __init__(self, group=ENTRY_POINT_GROUP, builtin_families=None):
         self.group = group
@@ -138,7 +169,31 @@ class Registry:
     # -- public API ----------------------------------------------------------------
 
     def register(self, spec, *, namespace="user", overwrite=False):
-        """Add ``spec`` under ``namespace/spec.name``; returns the spec."""
+        """Add ``spec`` under ``namespace/spec.name``.
+
+        Parameters
+        ----------
+        spec : BackboneSpec
+            The backbone; its ``namespace`` is set to ``namespace``.
+        namespace : str, default="user"
+            The first part of its qualified name; no ``/``.
+        overwrite : bool, default=False
+            Replace a spec already registered under the same qualified name
+            instead of raising.
+
+        Returns
+        -------
+        BackboneSpec
+            ``spec`` itself.
+
+        Raises
+        ------
+        TypeError
+            ``spec`` is not a BackboneSpec.
+        ValueError
+            The name or the namespace contains ``/``, or the qualified name
+            is taken and ``overwrite`` is false.
+        """
         if not isinstance(spec, BackboneSpec):
             raise TypeError(f"register() takes a BackboneSpec, got {spec!r}")
         if "/" in spec.name or "/" in namespace:
@@ -149,7 +204,24 @@ class Registry:
         return spec
 
     def unregister(self, name):
-        """Remove a backbone (by short or qualified name); returns its spec."""
+        """Remove a backbone.
+
+        Parameters
+        ----------
+        name : str
+            Its short or qualified name.
+
+        Returns
+        -------
+        BackboneSpec
+            The spec removed.
+
+        Raises
+        ------
+        UnknownBackboneError
+            No backbone has this name (AmbiguousBackboneError, a subclass,
+            for a short name that two sources share).
+        """
         spec = self.get(name)
         with self._lock:
             del self._by_qualified[_key(spec.qualified_name)]
@@ -157,7 +229,31 @@ class Registry:
         return spec
 
     def get(self, name):
-        """The spec registered as ``name`` (short or ``namespace/name``)."""
+        """Return the spec registered as ``name``.
+
+        Look-ups ignore case and treat ``-`` and ``_`` alike.
+
+        Parameters
+        ----------
+        name : str or BackboneSpec
+            A short name, or a qualified one (``namespace/name``); a spec is
+            returned as it is.
+
+        Returns
+        -------
+        BackboneSpec
+            The registered spec.
+
+        Raises
+        ------
+        UnknownBackboneError
+            No backbone has this name; the message lists the closest ones.
+        AmbiguousBackboneError
+            Two sources register this short name; the message lists their
+            qualified names.
+        TypeError
+            ``name`` is neither a str nor a BackboneSpec.
+        """
         if isinstance(name, BackboneSpec):
             return name
         if not isinstance(name, str):
@@ -195,11 +291,14 @@ class Registry:
         Returns
         -------
         BackboneSpec
+            The registered spec, or one made for the path, name or model.
 
         Raises
         ------
         UnknownBackboneError
             Nothing matches; the message lists the closest registered names.
+        AmbiguousBackboneError
+            A short name that two sources register.
         ValueError
             ``backbone`` is a backbone of another modality.
         """
@@ -247,10 +346,20 @@ class Registry:
         return f"unknown backbone {name!r}.{hint}"
 
     def list(self, modality=None):
-        """Sorted backbone names, optionally only those of one modality.
+        """Return the backbone names, sorted, optionally only those of one modality.
 
         A short name stands for itself; where two sources share it, both
         qualified names are listed instead.
+
+        Parameters
+        ----------
+        modality : {"image", "text", "words"}, optional
+            Only the backbones that read this; None lists them all.
+
+        Returns
+        -------
+        list of str
+            Names that :meth:`get` accepts, sorted case-insensitively.
         """
         if modality is not None and modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES} or None, got {modality!r}")
@@ -263,7 +372,18 @@ class Registry:
         return sorted(names, key=str.lower)
 
     def specs(self, modality=None):
-        """The specs themselves, in the order of :meth:`list`."""
+        """Return the specs themselves, in the order of :meth:`list`.
+
+        Parameters
+        ----------
+        modality : {"image", "text", "words"}, optional
+            Only the backbones that read this; None gives them all.
+
+        Returns
+        -------
+        list of BackboneSpec
+            One spec per listed name.
+        """
         return [self.get(name) for name in self.list(modality)]
 
     def __contains__(self, name):

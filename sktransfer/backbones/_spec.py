@@ -14,14 +14,36 @@ MODALITIES = ("image", "text", "words")
 class ImagePreprocessing:
     """How images are turned into the tensor a vision backbone was trained on.
 
-    Each image, as a ``(3, H, W)`` tensor, is resized with
+    Each image, as a ``(3, H, W)`` tensor (uint8, or float in [0, 1]), is
+    resized with
     ``torchvision.transforms.v2.Resize(resize_size, interpolation, antialias=True)``
     (its shorter side becomes ``resize_size``, the other keeps the aspect ratio,
     rounded down; skipped when None), then centre-cropped with
-    ``v2.CenterCrop(input_size)`` (an odd margin leaves its extra pixel at the
-    bottom / right, as torchvision rounds), scaled to [0, 1] and normalised
-    with ``mean`` and ``std``. timm's ``crop_pct`` is
-    ``input_size / resize_size``.
+    ``v2.CenterCrop(input_size)`` to ``input_size x input_size``, scaled to
+    [0, 1] and normalised with ``mean`` and ``std``. Along each axis the crop
+    starts ``round(margin / 2)`` pixels in, where ``margin`` is the resized
+    length minus ``input_size`` and ``round`` is Python's (half to even): an
+    odd margin leaves its extra pixel at the bottom / right when
+    ``margin % 4 == 1`` and at the top / left when ``margin % 4 == 3``
+    (torchvision's rounding, kept for fidelity). An image smaller than the crop
+    is padded with zeros (black, before normalisation). timm's ``crop_pct``
+    is ``input_size / resize_size``.
+
+    Parameters
+    ----------
+    input_size : int, default=224
+        Side of the square the backbone receives.
+    resize_size : int or None, default=256
+        Length the shorter side is resized to before the crop; None crops
+        (or pads) the image as it is.
+    mean : tuple of 3 float, default=IMAGENET_MEAN
+        Per-channel mean subtracted from the [0, 1] pixels (RGB order).
+    std : tuple of 3 float, default=IMAGENET_STD
+        Per-channel standard deviation the pixels are divided by.
+    interpolation : str, default="bilinear"
+        A ``torchvision.transforms.InterpolationMode`` value that torchvision
+        resizes tensors with: "bilinear", "bicubic", "nearest",
+        "nearest-exact" (and "lanczos" in recent torchvision).
 
     Examples
     --------
@@ -38,6 +60,12 @@ class ImagePreprocessing:
 
 class BackboneSpec:
     """Everything sktransfer needs to know about one pre-trained backbone.
+
+    A spec is cheap to make: it describes the backbone and knows how to build
+    it, but builds nothing (``feature_dim`` and ``layer_groups`` may be
+    functions, computed when a listing asks). Built-in families and plugins
+    give specs to the registry; ``docs/plugins.md`` is the guide to writing
+    one.
 
     Parameters
     ----------

@@ -75,6 +75,38 @@ class TimmBackbone(ImageBackbone):
         return named
 
     def layer_module(self, layer):
+        """Return the module of timm's model whose output ``layer`` names.
+
+        Parameters
+        ----------
+        layer : str
+            A layer group that is one module of timm's model (``"blocks.2"``),
+            or the dotted path of any module (``"blocks.2.0"``).
+
+        Returns
+        -------
+        torch.nn.Module
+            The module, inside ``self.model``.
+
+        Raises
+        ------
+        ValueError
+            For a group that is not one module (a stem of separate layers, the
+            last block with the final norm): it has no single output.
+        AttributeError
+            When ``layer`` names no module.
+        """
+        groups = self.layer_groups()
+        if layer in groups:
+            names = [n[len("model.") :] for n in groups[layer]]
+            if not all(n.startswith(layer + ".") for n in names) or not _is_module(
+                self.model, layer
+            ):
+                parts = list(dict.fromkeys(_top_level(n) for n in names))
+                raise ValueError(
+                    f"layer group {layer!r} of this timm model is not one module but parts "
+                    f"of {parts}: pass the dotted path of a module instead"
+                )
         return self.model.get_submodule(layer)
 
 
@@ -89,6 +121,12 @@ def _shared_module(parameter_names):
         if parts[0].isdigit():
             break
     return ".".join(shared)
+
+
+def _top_level(parameter_name):
+    """The top-level module (with its index, for a list of blocks) of a parameter."""
+    parts = parameter_name.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 and parts[1].isdigit() else parts[0]
 
 
 def _is_module(model, path):

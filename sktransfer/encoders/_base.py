@@ -63,22 +63,46 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def fit(self, X=None, y=None):
         """Load the pre-trained model; no data is needed or used.
 
+        Every parameter is checked first (a wrong value raises ValueError, a
+        wrong type TypeError), then the model is loaded with its weights.
+
         Parameters
         ----------
         X : ignored
             Accepted for Pipeline compatibility.
         y : ignored
+            Accepted for Pipeline compatibility.
 
         Returns
         -------
-        self
+        self : object
+            The fitted encoder, with ``model_`` and ``n_features_out_`` set.
         """
         validate_params(self)
         self.model_ = self._load()
         return self
 
     def transform(self, X):
-        """Encode ``X`` into a float32 array of shape (n_samples, n_features_out_)."""
+        """Encode ``X`` into one float32 feature vector per sample.
+
+        Parameters
+        ----------
+        X : array-like or iterable
+            The samples, in any form the encoder reads: images for
+            :class:`~sktransfer.ImageEncoder`, texts for
+            :class:`~sktransfer.SentenceEncoder` and
+            :class:`~sktransfer.WordVectorEncoder`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_), dtype float32
+            The features, in the order of ``X``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            ``fit`` has not been called.
+        """
         check_is_fitted(self, "model_")
         features = self._encode(X)
         return np.ascontiguousarray(features, dtype=np.float32)

@@ -62,7 +62,11 @@ class ImageFeatures(nn.Module):
         return pool(out, self.pooling, self.backbone.num_prefix_tokens)
 
     def _until_layer(self, x):
-        """The output of ``layer``: a forward hook captures it and ends the pass early."""
+        """The output of ``layer``: a forward hook captures it and ends the pass early.
+
+        The whole forward pass runs up to there, so the layers of ``forward_head``
+        (a "pre_logits" group) can be taken too.
+        """
         captured = []
 
         def hook(module, inputs, output):
@@ -71,9 +75,14 @@ class ImageFeatures(nn.Module):
 
         handle = self.backbone.layer_module(self.layer).register_forward_hook(hook)
         try:
-            self.backbone.forward_features(x)
+            self.backbone(x)
         except _StopForward:
             pass
         finally:
             handle.remove()
+        if not captured:
+            raise ValueError(
+                f"layer {self.layer!r} is not used in the backbone's forward pass; "
+                f"its layer groups are {list(self.backbone.layer_groups())}"
+            )
         return captured[0]

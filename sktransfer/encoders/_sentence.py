@@ -120,17 +120,36 @@ class SentenceEncoder(BaseEncoder):
         X : iterable of str, optional
             Checked when given (so bad input fails early), otherwise ignored.
         y : ignored
+            Accepted for Pipeline compatibility.
 
         Returns
         -------
-        self
+        self : SentenceEncoder
+            The fitted encoder, with ``model_``, ``n_features_out_`` and
+            ``max_seq_length_`` set.
         """
         if X is not None:
             check_texts(X)
         return super().fit(None, y)
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Load the model and encode ``X`` (read once: it may be a generator)."""
+        """Load the model and encode ``X``, reading it once (it may be a generator).
+
+        Parameters
+        ----------
+        X : iterable of str
+            The texts: a list, an array, a Series, a one-column DataFrame or
+            any iterable of str.
+        y : ignored
+            Accepted for Pipeline compatibility.
+        **fit_params : dict
+            Ignored; accepted for the signature of ``TransformerMixin.fit_transform``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_), dtype float32
+            One embedding per text, in the order of ``X``.
+        """
         texts = check_texts(X)
         super().fit(None, y)
         # Not self.transform(texts): with set_output("pandas"), the frame must

@@ -13,10 +13,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sktransfer import ImageEncoder, ImageLoadError, UnknownBackboneError, backbones
-from sktransfer.backbones import BackboneSpec
+from sktransfer.backbones import BackboneSpec, SequentialBackbone
+from sktransfer.encoders._image_features import ImageFeatures
 
-# A small CNN with BatchNorm: fast on two cores, and it shows eval-mode mistakes.
+# A small CNN with BatchNorm: fast on two cores, and it shows eval-mode mistakes. Its
+# "auto" features are the input of the classifier's last layer: pooled map (576),
+# then the pre-logits Linear + Hardswish (1024).
 SMALL = "mobilenet_v3_small"
+MAP_DIM, AUTO_DIM = 576, 1024
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +37,39 @@ def small_state(tmp_path_factory):
     from torchvision.models import mobilenet_v3_small
 
     full = mobilenet_v3_small()
-    full.features.load_state_dict(
-        {k.split(".", 1)[1]: v for k, v in _named_features(encoder.model_).items()}
+    missing, unexpected = full.load_state_dict(
+        _torchvision_state(encoder.model_.backbone), strict=False
     )
+    assert not unexpected and sorted(missing) == ["classifier.3.bias", "classifier.3.weight"]
     torch.save(full.state_dict(), path)
     return path
 
 
-def _named_features(trunk):
-    """Map our trunk's group names back onto torchvision's features.N indices."""
+def _torchvision_state(backbone):
+    """Map the backbone's layer groups back onto torchvision's ``features.N`` and classifier.
+
+    The groups of a SequentialBackbone are its attributes, in ``group_names`` order:
+    torchvision's ``features`` one by one. Its "pre_logits" are (pooling, flatten,
+    ``classifier[0]``, Hardswish, Dropout).
+    """
     state = {}
-    for index, (_, group) in enumerate(trunk.named_children()):
-        for key, value in group.state_dict().items():
+    for index, name in enumerate(backbone.group_names):
+        for key, value in getattr(backbone, name).state_dict().items():
             state[f"features.{index}.{key}"] = value
+    for key, value in backbone.pre_logits[2].state_dict().items():
+        state[f"classifier.0.{key}"] = value
     return state
+
+
+def test_small_state_is_loaded_whole(small_state):
+    """Every tensor of the fixture's file reaches the backbone, running statistics included."""
+    saved = torch.load(small_state, weights_only=True)
+    backbone = encoder(small_state).fit().model_.backbone
+    mapped = _torchvision_state(backbone)
+    assert set(saved) - set(mapped) == {"classifier.3.weight", "classifier.3.bias"}
+    for key, value in mapped.items():
+        assert torch.equal(value, saved[key]), key
+    assert not torch.equal(backbone.stem[1].running_var, torch.ones(16))
 
 
 def encoder(weights, **params):
@@ -54,9 +77,12 @@ def encoder(weights, **params):
 
 
 def test_output_is_float32_n_by_d(small_state, rgb_images):
-    features = encoder(small_state).fit_transform(rgb_images)
-    assert features.dtype == np.float32 and features.shape == (6, 576)
+    enc = encoder(small_state).fit()
+    features = enc.transform(rgb_images)
+    assert features.dtype == np.float32 and features.shape == (6, AUTO_DIM)
     assert np.isfinite(features).all() and features.std() > 0
+    assert isinstance(enc.model_, ImageFeatures) and enc.n_features_out_ == AUTO_DIM
+    assert isinstance(enc.model_.backbone, SequentialBackbone)
 
 
 def test_paths_pil_and_arrays_give_identical_features(small_state, rgb_images, image_files):
@@ -72,89 +98,171 @@ def test_paths_pil_and_arrays_give_identical_features(small_state, rgb_images, i
 def test_grey_and_rgba_arrays(small_state, rgb_images):
     enc = encoder(small_state).fit()
     grey = rgb_images[..., 0]
-    np.testing.assert_array_equal(enc.transform(grey), enc.transform(np.repeat(grey[..., None], 3, -1)))
+    np.testing.assert_array_equal(
+        enc.transform(grey), enc.transform(np.repeat(grey[..., None], 3, -1))
+    )
     opaque = np.concatenate([rgb_images, np.full(rgb_images.shape[:3] + (1,), 255, np.uint8)], -1)
     np.testing.assert_array_equal(enc.transform(opaque), enc.transform(rgb_images))
     mixed = [Image.fromarray(rgb_images[0]), rgb_images[1].astype(np.float64) / 255.0]
-    assert enc.transform(mixed).shape == (2, 576)
+    assert enc.transform(mixed).shape == (2, AUTO_DIM)
+
+
+def _batch_norms(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
 
 
 def test_eval_mode_batch_size_invariance_and_determinism(small_state, rgb_images):
     enc = encoder(small_state, batch_size=1).fit()
-    stats = [m.running_mean.clone() for m in enc.model_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    stats = [m.running_mean.clone() for m in _batch_norms(enc.model_)]
     one_by_one = enc.transform(rgb_images)
     all_at_once = enc.set_params(batch_size=6).transform(rgb_images)
+    # Other batchings may take other kernels (on a GPU, differences up to ~2e-5).
     np.testing.assert_allclose(one_by_one, all_at_once, rtol=1e-4, atol=1e-5)
+    # The same batches again give the same numbers.
     np.testing.assert_array_equal(enc.transform(rgb_images), all_at_once)
-    assert not enc.model_.training
-    after = [m.running_mean for m in enc.model_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert not enc.model_.training and not enc.model_.backbone.training
+    after = [m.running_mean for m in _batch_norms(enc.model_)]
+    assert len(after) == len(stats) > 0
     assert all(torch.equal(a, b) for a, b in zip(stats, after))
     assert not any(p.requires_grad for p in enc.model_.parameters())
 
 
 def test_pooling_variants(small_state, rgb_images):
-    shapes = {
-        pooling: encoder(small_state, pooling=pooling).fit_transform(rgb_images[:2]).shape
+    encoders = {
+        pooling: encoder(small_state, pooling=pooling).fit()
         for pooling in ("auto", "avg", "max", "flatten")
     }
-    assert shapes == {"auto": (2, 576), "avg": (2, 576), "max": (2, 576), "flatten": (2, 576 * 49)}
-    enc = encoder(small_state, pooling="max").fit()
-    avg = encoder(small_state, pooling="avg").fit()
-    assert (enc.transform(rgb_images) >= avg.transform(rgb_images) - 1e-6).all()
+    shapes = {pooling: enc.transform(rgb_images[:2]).shape for pooling, enc in encoders.items()}
+    assert shapes == {
+        "auto": (2, AUTO_DIM),
+        "avg": (2, MAP_DIM),
+        "max": (2, MAP_DIM),
+        "flatten": (2, MAP_DIM * 49),
+    }
+    assert {p: e.pooling_ for p, e in encoders.items()} == {
+        "auto": "pre_logits",
+        "avg": "avg",
+        "max": "max",
+        "flatten": "flatten",
+    }
+    # max >= avg everywhere; flatten holds the map whose average is avg's.
+    avg, maximum = encoders["avg"].transform(rgb_images), encoders["max"].transform(rgb_images)
+    assert (maximum >= avg - 1e-6).all()
+    flat = encoders["flatten"].transform(rgb_images).reshape(6, MAP_DIM, 49)
+    np.testing.assert_allclose(flat.mean(axis=2), avg, rtol=1e-4, atol=1e-5)
+    # "auto" is the classifier's pre-logits layer applied to the average.
+    with torch.no_grad():
+        hidden = encoders["auto"].model_.backbone.pre_logits[2:](torch.from_numpy(avg))
+    np.testing.assert_allclose(encoders["auto"].transform(rgb_images), hidden, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="pooling='cls' needs a transformer"):
         encoder(small_state, pooling="cls").fit()
-    with pytest.raises(ValueError, match="pooling must be one of"):
+    with pytest.raises(
+        ValueError,
+        match="pooling must be 'auto' or 'avg' or 'max' or 'flatten' or 'cls', got 'mean'",
+    ):
         encoder(small_state, pooling="mean").fit()
 
 
 def test_vision_transformer_uses_the_class_token(rgb_images):
     torch.manual_seed(0)
     vit = ImageEncoder("vit_b_32", weights=None).fit()
-    assert vit.pooling_ == "cls" and vit.n_features_out_ == 768
-    tokens = vit.model_(torch.zeros(1, 3, 224, 224))
-    assert tokens.shape == (1, 50, 768)
-    cls = vit.transform(rgb_images[:2])
-    avg = clone(vit).set_params(pooling="avg")
-    avg.model_, avg.preprocessing_, avg.n_features_out_, avg.pooling_ = vit.model_, vit.preprocessing_, 768, "avg"
-    assert not np.allclose(cls, avg.transform(rgb_images[:2]))
+    # torchvision's vit_b_32 classifier reads the class token (no pre-logits layer).
+    assert vit.pooling_ == "pre_logits" and vit.n_features_out_ == 768
+    backbone = vit.model_.backbone
+    assert backbone.num_prefix_tokens == 1 and backbone.has_class_token
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        tokens = backbone.forward_features(x)
+        auto = vit.model_(x)
+        cls = ImageFeatures(backbone, "cls")(x)
+        avg = ImageFeatures(backbone, "avg")(x)
+    assert tokens.shape == (2, 50, 768)
+    torch.testing.assert_close(auto, tokens[:, 0])
+    torch.testing.assert_close(cls, tokens[:, 0])
+    torch.testing.assert_close(avg, tokens[:, 1:].mean(dim=1))  # the patch tokens only
+    assert not torch.allclose(avg, cls)
+    features = vit.transform(rgb_images[:2])
+    assert features.shape == (2, 768) and np.isfinite(features).all()
 
 
 def test_intermediate_layers(small_state, rgb_images):
     group = encoder(small_state, layer="block3").fit()
     nested = encoder(small_state, layer="block3.block").fit()
     assert group.n_features_out_ == 24 and nested.n_features_out_ == 24
+    assert group.pooling_ == nested.pooling_ == "avg"  # "auto" with a layer
+    backbone = group.model_.backbone
     # block3 adds a residual connection around block3.block, so the outputs differ.
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
-        expected = group.model_.block3.block(group.model_[:3](x))
+        before = backbone.block2(backbone.block1(backbone.stem(x)))
+        expected = nested.model_.backbone.block3.block(before).mean(dim=(2, 3))
         torch.testing.assert_close(nested.model_(x), expected)
+        torch.testing.assert_close(group.model_(x), backbone.block3(before).mean(dim=(2, 3)))
         assert not torch.allclose(group.model_(x), expected)
     assert nested.transform(rgb_images).shape == (6, 24)
     with pytest.raises(ValueError, match="no layer 'layer9'.*'stem', 'block1'"):
         encoder(small_state, layer="layer9").fit()
 
 
+def test_the_forward_pass_stops_at_the_layer(small_state, rgb_images):
+    enc = encoder(small_state, layer="block3").fit()
+    ran = []
+    for name in ("block3", "block4", "head"):
+        getattr(enc.model_.backbone, name).register_forward_hook(
+            lambda module, inputs, output, name=name: ran.append(name)
+        )
+    assert enc.transform(rgb_images[:2]).shape == (2, 24)
+    assert ran == ["block3"]  # once per batch; nothing after it runs
+
+
+def test_a_pre_logits_layer_is_a_layer_too(small_state, rgb_images):
+    assert backbones.get(SMALL).layer_groups[-1] == "pre_logits"
+    auto = encoder(small_state).fit()
+    cut = encoder(small_state, layer="pre_logits").fit()
+    assert cut.n_features_out_ == AUTO_DIM
+    np.testing.assert_allclose(cut.transform(rgb_images), auto.transform(rgb_images), atol=1e-6)
+
+
+def _two_classes(rgb_images):
+    return np.concatenate([rgb_images, 255 - rgb_images]), np.array([0] * 6 + [1] * 6)
+
+
 def test_sklearn_pipeline_cross_validation_and_search(small_state, rgb_images):
-    X = np.concatenate([rgb_images, 255 - rgb_images])
-    y = np.array([0] * 6 + [1] * 6)
+    X, y = _two_classes(rgb_images)
     pipe = make_pipeline(encoder(small_state, batch_size=4), LogisticRegression(max_iter=500))
     assert cross_val_score(pipe, X, y, cv=2).shape == (2,)
-    for n_jobs in (1, 2):
-        search = GridSearchCV(
-            pipe, {"imageencoder__pooling": ["avg", "max"]}, cv=2, n_jobs=n_jobs, error_score="raise"
-        )
-        search.fit(X, y)
-        assert search.best_params_["imageencoder__pooling"] in ("avg", "max")
-        assert search.predict(X).shape == (12,)
+    search = GridSearchCV(
+        pipe, {"imageencoder__pooling": ["avg", "max"]}, cv=2, error_score="raise"
+    )
+    search.fit(X, y)
+    assert search.best_params_["imageencoder__pooling"] in ("avg", "max")
+    assert search.predict(X).shape == (12,)
+
+
+@pytest.mark.slow
+def test_search_in_parallel_worker_processes(small_state, rgb_images):
+    # Each of the two worker processes imports torch and loads the weights itself.
+    X, y = _two_classes(rgb_images)
+    pipe = make_pipeline(encoder(small_state, batch_size=4), LogisticRegression(max_iter=500))
+    grid = {"imageencoder__pooling": ["avg", "max"]}
+    parallel = GridSearchCV(pipe, grid, cv=2, n_jobs=2, error_score="raise").fit(X, y)
+    serial = GridSearchCV(pipe, grid, cv=2, n_jobs=1, error_score="raise").fit(X, y)
+    assert parallel.best_params_ == serial.best_params_
+    np.testing.assert_allclose(
+        parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(parallel.predict(X), serial.predict(X))
 
 
 def test_column_transformer_and_pandas_output(small_state, image_files):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"path": image_files, "size": np.arange(6.0)}, index=list("abcdef"))
-    columns = ColumnTransformer([("img", encoder(small_state), "path"), ("num", StandardScaler(), ["size"])])
-    assert columns.fit_transform(frame).shape == (6, 577)
+    columns = ColumnTransformer(
+        [("img", encoder(small_state), "path"), ("num", StandardScaler(), ["size"])]
+    )
+    assert columns.fit_transform(frame).shape == (6, AUTO_DIM + 1)
     columns = ColumnTransformer([("img", encoder(small_state), ["path"])])
-    assert columns.fit_transform(frame).shape == (6, 576)
+    assert columns.fit_transform(frame).shape == (6, AUTO_DIM)
 
     enc = encoder(small_state).set_output(transform="pandas").fit()
     out = enc.transform(frame["path"])
@@ -188,16 +296,18 @@ def test_unknown_or_wrong_modality_backbone(rgb_images):
     spec = BackboneSpec(name="tests-text-only", modality="text", build=lambda weights: None)
     backbones.register(spec, namespace="tests")
     try:
-        with pytest.raises(ValueError, match="reads text, not images"):
+        with pytest.raises(ValueError, match="reads text, not image; use SentenceEncoder"):
             ImageEncoder("tests-text-only").fit(rgb_images)
     finally:
         backbones.unregister("tests/tests-text-only")
 
 
 def test_bad_batch_size_and_precision():
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be 'auto' or an int >= 1, got 0"):
         ImageEncoder("resnet18", weights=None, batch_size=0).fit()
-    with pytest.raises(ValueError, match="precision must be one of"):
+    with pytest.raises(
+        ValueError, match="precision must be 'float32' or 'bfloat16' or 'float16', got 'int8'"
+    ):
         ImageEncoder("resnet18", weights=None, precision="int8").fit()
 
 
@@ -220,11 +330,14 @@ def test_corrupt_file_named_from_worker_processes(small_state, image_files, tmp_
     corrupt = tmp_path / "broken.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff garbage")
     enc = encoder(small_state, num_workers=2, batch_size=2).fit()
-    np.testing.assert_array_equal(
-        enc.transform(image_files), encoder(small_state).fit().transform(image_files)
+    in_workers = enc.transform(image_files)
+    # Decoding in workers changes nothing; the batches differ (2 against "auto").
+    np.testing.assert_allclose(
+        in_workers, encoder(small_state).fit().transform(image_files), rtol=1e-4, atol=1e-5
     )
+    np.testing.assert_array_equal(enc.set_params(num_workers=0).transform(image_files), in_workers)
     with pytest.raises(ImageLoadError, match=r"could not read image 3 '.*broken.jpg'"):
-        enc.transform(image_files[:3] + [str(corrupt)])
+        enc.set_params(num_workers=2).transform(image_files[:3] + [str(corrupt)])
 
 
 def test_verbose_shows_a_progress_bar(small_state, rgb_images, capsys):

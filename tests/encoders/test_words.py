@@ -2,25 +2,23 @@ import gzip
 import pickle
 import re
 import sys
-import time
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from sktransfer import MissingDependencyError, WeightsNotFoundError, WordVectorEncoder, backbones
 from sktransfer.backbones import _gensim
-from sktransfer.encoders import _word_tokens
+from sktransfer.encoders._word_analyzer import build_analyzer, count_words
+from sktransfer.weights import missing_message
 
-gensim = pytest.importorskip("gensim")
-from gensim.models import FastText, KeyedVectors
-from gensim.models.fasttext import save_facebook_model
+gensim_models = pytest.importorskip("gensim.models")
 
 TOKENS = re.compile(r"\w+")
 
@@ -36,7 +34,7 @@ def tiny_vectors():
     """Five 3-d word vectors with easy numbers."""
     words = ["cat", "dog", "the", "runs", "naïve"]
     vectors = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [2, -1, 3]], dtype=np.float32)
-    kv = KeyedVectors(3)
+    kv = gensim_models.KeyedVectors(3)
     kv.add_vectors(words, vectors)
     return kv
 
@@ -59,11 +57,13 @@ def vector_files(tmp_path_factory, tiny_vectors):
     files["gensim.kv"] = root / "vectors.kv"
     tiny_vectors.save(str(files["gensim.kv"]))
     corpus = [["the", "cat", "runs"], ["the", "dog", "runs"], ["cats", "and", "dogs"]] * 30
-    model = FastText(vector_size=8, window=2, min_count=1, epochs=3, seed=0, workers=1, bucket=5000)
+    model = gensim_models.FastText(
+        vector_size=8, window=2, min_count=1, epochs=3, seed=0, workers=1, bucket=5000
+    )
     model.build_vocab(corpus)
     model.train(corpus, total_examples=len(corpus), epochs=3)
     files["fasttext.bin"] = root / "fasttext.bin"
-    save_facebook_model(model, str(files["fasttext.bin"]))
+    gensim_models.fasttext.save_facebook_model(model, str(files["fasttext.bin"]))
     return files
 
 
@@ -199,36 +199,56 @@ def test_unicode_emoji_and_very_long_texts(glove):
     np.testing.assert_allclose(X[1], one, rtol=0, atol=2e-3 * np.abs(one).max())
 
 
-def test_vectorised_tokens_are_exactly_the_python_tokens(glove, bbc_news):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"lowercase": False},
+        {"token_pattern": r"(?u)\b\w\w+\b"},  # CountVectorizer's own default
+        {"token_pattern": r"[a-z]+(?:['-][a-z]+)*"},
+        {"token_pattern": r"(\w+)'s"},  # one capturing group: its matches are the tokens
+        {"tokenizer": str.split, "lowercase": False},
+    ],
+    ids=["default", "cased", "sklearn-pattern", "hyphens", "group", "str.split"],
+)
+def test_tokens_are_count_vectorizers_for_the_same_options(glove, bbc_news, options):
     rng = np.random.default_rng(0)
-    alphabet = list("abcXYZ _-'’.,!?\n\t0129\x00\x1c") + [
-        "é", "É", "ß", "ẞ", "İ", "Σ", "ς", "日本", "🙂", "\u0301", "ﬁ", "Ⅻ", "²", "٣", "\u200b",
-        "\u3000", "\xa0", "x" * 17, "queen", "y" * 15,
+    alphabet = list("abcXYZ _-'’.,!?\n\t0129\x00") + [
+        "é", "É", "ß", "İ", "Σ", "ς", "日本", "🙂", "\u0301", "ﬁ", "²", "٣", "\u200b",
+        "\xa0", "queen", "king's",
     ]  # fmt: skip
-    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 30))) for _ in range(2000)]
-    texts += list(bbc_news[0][:300]) + [
-        "",
-        "y" * 16,
-        "y" * 40,
-        "ΟΔΟΣ",
-        "representatives responsibilities unconstitutional",
-    ]
-    table = _word_tokens.table_for(glove)
-    for tokenizer, mode in ((None, "word"), (str.split, "split")):
-        for lowercase in (True, False):
-            enc = WordVectorEncoder(tokenizer=tokenizer, lowercase=lowercase).fit()
-            ids, indptr = _word_tokens.token_ids(
-                texts, lowercase=lowercase, table=table, key_to_index=glove.key_to_index, mode=mode
-            )
-            python_ids, python_indptr, _ = enc._lookup_python(texts)
-            np.testing.assert_array_equal(indptr, python_indptr)
-            np.testing.assert_array_equal(ids, python_ids)
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 30))) for _ in range(500)]
+    texts += list(bbc_news[0][:200]) + ["", "The King's queen", "ΟΔΟΣ"]
+    # the encoder's default keeps one-character tokens; CountVectorizer's does not
+    sklearn_options = {"token_pattern": r"(?u)\w+", **options}
+    if "tokenizer" in options:
+        sklearn_options["token_pattern"] = None  # unused: None keeps CountVectorizer quiet
+    vectorizer = CountVectorizer(vocabulary=glove.key_to_index, **sklearn_options)
+    sklearn_analyze = vectorizer.build_analyzer()
+
+    analyze = build_analyzer(**options)
+    assert [analyze(t) for t in texts] == [sklearn_analyze(t) for t in texts]
+    # the counts, by embedding row, are CountVectorizer's with the vectors' vocabulary
+    counts = count_words(texts, analyze, glove).matrix
+    expected = vectorizer.transform(texts)
+    assert abs(counts - expected).max() == 0 and counts.shape == expected.shape
+
+    enc = WordVectorEncoder(pooling="sum", **options).fit(texts)
+    np.testing.assert_allclose(enc.transform(texts), expected @ glove.vectors, rtol=1e-5, atol=1e-4)
+    tokens = [token for t in texts for token in sklearn_analyze(t)]
+    unknown = sum(token not in glove.key_to_index for token in tokens)
+    assert enc.oov_rate_ == pytest.approx(unknown / len(tokens))
 
 
-def test_lone_surrogates_take_the_python_path(glove):
+def test_lone_surrogates_are_text_like_any_other(glove, vector_files):
     enc = WordVectorEncoder().fit()
     X = enc.transform(["the cat \udc80 sat", "the cat sat"])
     np.testing.assert_allclose(X[0], X[1], rtol=1e-6)
+    split = WordVectorEncoder(tokenizer=str.split).fit(["the cat\udc80 sat"])
+    assert split.oov_rate_ == pytest.approx(1 / 3)
+    # FastText builds a vector from the UTF-8 bytes of the word: the surrogate has none
+    fasttext = WordVectorEncoder(vector_files["fasttext.bin"], tokenizer=str.split).fit()
+    assert np.isfinite(fasttext.transform(["cat\udc80 the", "\udc80"])).all()
 
 
 def test_tokenizer_and_lowercase_options(glove):
@@ -237,24 +257,29 @@ def test_tokenizer_and_lowercase_options(glove):
     np.testing.assert_allclose(default, reference(glove, text, "mean"), rtol=1e-5)
     cased = WordVectorEncoder(lowercase=False).fit()
     assert cased.transform(["CAT"]).sum() == 0 and cased.transform(["cat"]).any()
-    pattern = WordVectorEncoder(tokenizer=r"[a-z]+(?:-[a-z]+)?").fit()  # keeps "new-york"
+    pattern = WordVectorEncoder(token_pattern=r"[a-z]+(?:-[a-z]+)?").fit()  # keeps "new-york"
     np.testing.assert_allclose(
         pattern.transform(text)[0],
         np.mean([glove["new-york"], glove["s"], glove["cat"]], axis=0),
         rtol=1e-5,
     )
     calls = []
-    spy = WordVectorEncoder(tokenizer=lambda t: calls.append(t) or t.split()).fit()
-    spy.transform(text)
+    spy = WordVectorEncoder(tokenizer=lambda t: calls.append(t) or t.split(), token_pattern="(")
+    spy.fit().transform(text)  # token_pattern is ignored when a tokenizer is given
     assert calls == ["new-york's cat"]  # lower-cased before tokenising
+    generator = WordVectorEncoder(tokenizer=lambda t: (w for w in t.split())).fit()
+    np.testing.assert_array_equal(generator.transform(text), spy.transform(text))
     with pytest.raises(TypeError, match="returned a str"):
         WordVectorEncoder(tokenizer=lambda t: t).fit().transform(text)
-    with pytest.raises(ValueError, match="not a valid regular expression"):
-        WordVectorEncoder(tokenizer="(").fit()
-    with pytest.raises(ValueError, match="capturing group"):
-        WordVectorEncoder(tokenizer=r"(\w)+").fit()
-    with pytest.raises(TypeError, match="tokenizer must be"):
-        WordVectorEncoder(tokenizer=3).fit()
+    with pytest.raises(ValueError, match=r"token_pattern '\(' is not a valid regular expression"):
+        WordVectorEncoder(token_pattern="(").fit()
+    with pytest.raises(ValueError, match="token_pattern .* capturing group"):
+        WordVectorEncoder(token_pattern=r"(\w)(\w)").fit()
+    with pytest.raises(TypeError, match="token_pattern must be a regular expression"):
+        WordVectorEncoder(token_pattern=None).fit()
+    for tokenizer in (3, r"\w+"):  # a regular expression goes in token_pattern
+        with pytest.raises(TypeError, match="tokenizer must be None or a callable"):
+            WordVectorEncoder(tokenizer=tokenizer).fit()
 
 
 @pytest.mark.parametrize(
@@ -277,11 +302,19 @@ def test_fasttext_bin_gives_sub_word_vectors_to_unknown_words(vector_files):
     X = enc.transform(["catz", "the cat", "catz the"])
     np.testing.assert_allclose(X[0], kv.get_vector("catz"), rtol=1e-5)
     np.testing.assert_allclose(X[2], (kv.get_vector("catz") + kv["the"]) / 2, rtol=1e-5)
-    assert (
-        WordVectorEncoder(vector_files["fasttext.bin"], pooling="max")
-        .fit()
-        .transform(["catz"])
-        .any()
+    minmax = WordVectorEncoder(vector_files["fasttext.bin"], pooling="minmax").fit()
+    np.testing.assert_allclose(
+        minmax.transform(["catz the"])[0],
+        np.concatenate(np.sort([kv.get_vector("catz"), kv["the"]], axis=0)),
+        rtol=1e-5,
+    )
+    # tfidf: an unknown word weighs as much as a word never seen in fit (the largest idf)
+    tfidf = WordVectorEncoder(vector_files["fasttext.bin"], pooling="tfidf").fit(["the cat", "a"])
+    unseen, the = tfidf.word_weights_.max(), tfidf.word_weights_[kv.key_to_index["the"]]
+    np.testing.assert_allclose(
+        tfidf.transform(["catz the"])[0],
+        (unseen * kv.get_vector("catz") + the * kv["the"]) / (unseen + the),
+        rtol=1e-5,
     )
 
 
@@ -291,11 +324,18 @@ def test_keyed_vectors_object(tiny_vectors):
     np.testing.assert_allclose(enc.transform(["cat dog"]), [[0.5, 0.5, 0]])
 
 
-def test_vectors_are_loaded_once_per_process():
+def test_vectors_are_loaded_once_per_process(vector_files):
     first, second = WordVectorEncoder().fit(), WordVectorEncoder(pooling="max").fit()
     assert first.model_ is second.model_
+    assert backbones.resolve("glove-6b-50d", modality="words").build("default") is first.model_
     with pytest.raises(ValueError):  # shared, so read-only
         first.model_.vectors[0, 0] = 1.0
+    path = vector_files["glove.txt"]
+    assert WordVectorEncoder(path).fit().model_ is WordVectorEncoder(str(path)).fit().model_
+    _gensim.clear_shared()
+    again = WordVectorEncoder().fit()
+    assert again.model_ is not first.model_
+    np.testing.assert_array_equal(again.model_.vectors, first.model_.vectors)
 
 
 def test_sklearn_pipeline_and_grid_search_over_pooling(bbc_few_shot):
@@ -357,6 +397,8 @@ def test_fingerprint_names_what_changes_the_output():
     assert base == WordVectorEncoder(batch_size=7, verbose=True)._fingerprint()
     assert base != WordVectorEncoder(pooling="max")._fingerprint()
     assert base != WordVectorEncoder(lowercase=False)._fingerprint()
+    assert base != WordVectorEncoder(token_pattern=r"\S+")._fingerprint()
+    assert base != WordVectorEncoder(tokenizer=str.split)._fingerprint()
     one = WordVectorEncoder(pooling="tfidf").fit(["the cat"])._fingerprint()
     assert one != WordVectorEncoder(pooling="tfidf").fit(["a dog"])._fingerprint()
 
@@ -398,19 +440,25 @@ def test_missing_values_in_pandas_are_named():
 
 def test_bad_parameters():
     for params, message in [
-        ({"pooling": "median"}, "pooling must be one of"),
-        ({"batch_size": 0}, "batch_size must be a positive int"),
-        ({"sif_alpha": 0}, "sif_alpha must be a positive number"),
+        (
+            {"pooling": "median"},
+            "pooling must be 'mean' or 'max' or 'sum' or 'minmax' or 'tfidf' or 'sif', "
+            "got 'median'",
+        ),
+        ({"batch_size": 0}, "batch_size must be an int >= 1, got 0"),
+        ({"sif_alpha": 0}, "sif_alpha must be a number > 0, got 0"),
     ]:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ValueError, match=re.escape(message)):
             WordVectorEncoder(**params).fit(["x"])
     with pytest.raises(TypeError, match="lowercase must be True or False"):
         WordVectorEncoder(lowercase="yes").fit(["x"])
-    with pytest.raises(TypeError, match="sif_alpha must be a positive number"):
+    with pytest.raises(TypeError, match="sif_alpha must be a number > 0"):
         WordVectorEncoder(sif_alpha="small").fit(["x"])
+    with pytest.raises(TypeError, match="batch_size must be an int >= 1"):
+        WordVectorEncoder(batch_size=2.0).fit(["x"])
     with pytest.raises(NotFittedError):
         WordVectorEncoder().transform(["x"])
-    with pytest.raises(TypeError, match="vectors must be a name"):
+    with pytest.raises(TypeError, match="must be a name, a path or a loaded words model"):
         WordVectorEncoder(vectors=3.5).fit()
 
 
@@ -445,14 +493,22 @@ def test_registered_word_vectors():
 @pytest.mark.parametrize(
     "name", ["glove-wiki-gigaword-100", "word2vec-google-news-300", "glove-twitter-25"]
 )
-def test_download_only_vectors_fail_fast_offline(name, tmp_path, monkeypatch):
+def test_download_only_vectors_fail_fast_offline(name, tmp_path, monkeypatch, request):
     monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path))
-    start = time.perf_counter()
+    source = backbones.resolve(name, modality="words").weights
+    reason = "downloads are disabled by the environment"  # the tests run with SKTRANSFER_OFFLINE
     with pytest.raises(
-        WeightsNotFoundError, match=rf"{name}.*downloads are disabled.*gensim.downloader"
+        WeightsNotFoundError, match=re.escape(missing_message(source, name, reason))
     ):
         WordVectorEncoder(name).fit()
-    assert time.perf_counter() - start < 5
+    # Downloads allowed, but no network: one refused connection, then the same message.
+    attempts = request.getfixturevalue("no_network")
+    reason = "github.com cannot be reached"
+    with pytest.raises(
+        WeightsNotFoundError, match=re.escape(missing_message(source, name, reason))
+    ):
+        WordVectorEncoder(name).fit()
+    assert attempts == [("github.com", 443)]
 
 
 def test_gensim_data_folder_is_used_offline(tmp_path, monkeypatch, tiny_vectors):
@@ -475,7 +531,7 @@ def test_gensim_data_folder_is_used_offline(tmp_path, monkeypatch, tiny_vectors)
 def test_missing_file_and_wrong_modality():
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         WordVectorEncoder("no/such/vectors.txt").fit()
-    with pytest.raises(ValueError, match="not word vectors; use ImageEncoder"):
+    with pytest.raises(ValueError, match="reads image, not words; use ImageEncoder"):
         WordVectorEncoder("resnet18").fit()
 
 
