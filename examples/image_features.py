@@ -42,8 +42,10 @@ def main():
         pipe.fit(images[train], labels[train])
         accuracy = accuracy_score(labels[test], pipe.predict(images[test]))
         name = "pre-trained" if weights else "random init"
-        print(f"{args.backbone} ({name:>11}): accuracy {accuracy:.1%} "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"{args.backbone} ({name:>11}): accuracy {accuracy:.1%} "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
 
 
 if __name__ == "__main__":

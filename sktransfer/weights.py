@@ -169,7 +169,9 @@ def fetch(source, *, backbone):
     if path is not None:
         return path
     if source.url is None:
-        raise WeightsNotFoundError(missing_message(source, backbone, "it is not installed"))
+        raise WeightsNotFoundError(
+            missing_message(source, backbone, "they are not on this machine and have no download")
+        )
     if offline():
         raise WeightsNotFoundError(
             missing_message(source, backbone, "downloads are disabled by the environment")
@@ -189,11 +191,11 @@ def fetch(source, *, backbone):
 
 def missing_message(source, backbone, reason):
     """The one message for missing weights: what, why, where from and where to put it."""
-    origin = f" from {source.url}" if source.url else ""
     install = f"pip install {source.install!r}, or " if source.install else ""
+    get = f"download them from {source.url} and save them" if source.url else "save them"
     return (
         f"pre-trained weights for {backbone} not found: {reason}. To use them offline, "
-        f"{install}download them{origin} and save them as '{cache_dir() / source.filename}' "
+        f"{install}{get} as '{cache_dir() / source.filename}' "
         f"(or in '{torch_hub_dir()}'), or pass their local path instead."
     )
 
@@ -258,6 +260,11 @@ def hf_source(repo_id, *, filename=None, install=None):
         return huggingface_hub.hf_hub_download(repo_id, filename, local_files_only=local_files_only)
 
     def cached():
+        import huggingface_hub
+
+        if filename is not None:  # the hub client's own look-up, which never connects
+            path = huggingface_hub.try_to_load_from_cache(repo_id, filename)
+            return path if isinstance(path, str) else None
         try:
             return get(local_files_only=True)
         except Exception:  # not in the cache (the hub client raises several kinds)
@@ -300,7 +307,7 @@ def resolve(source, weights, *, backbone):
     """
     if weights is None:
         return None
-    if isinstance(weights, (str, os.PathLike)) and str(weights) != "default":
+    if isinstance(weights, os.PathLike) or (isinstance(weights, str) and weights != "default"):
         path = Path(weights).expanduser()
         if not path.exists():
             raise WeightsNotFoundError(f"weights file '{path}' for {backbone} does not exist")

@@ -51,7 +51,11 @@ def test_sixteen_bit_png_is_scaled(tmp_path):
 
 
 def test_load_image_folder(tmp_path):
-    for label, names in {"cat": ["b.JPG", "a.png"], "dog": ["sub/c.png"], ".hidden": ["x.png"]}.items():
+    for label, names in {
+        "cat": ["b.JPG", "a.png"],
+        "dog": ["sub/c.png"],
+        ".hidden": ["x.png"],
+    }.items():
         for name in names:
             (tmp_path / label / name).parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (4, 4)).save(tmp_path / label / name, format="PNG")

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from sktransfer import AmbiguousBackboneError, UnknownBackboneError, backbones
@@ -116,7 +119,9 @@ def test_resolve_refuses_another_modality_naming_the_estimator():
 def test_resolve_unknown_image_names_list_close_ones_of_that_modality():
     with pytest.raises(UnknownBackboneError, match="Did you mean: .*resnet50"):
         backbones.resolve("resnet5O", modality="image")
-    with pytest.raises(TypeError, match="a backbone must be a name, a path or a loaded image model"):
+    with pytest.raises(
+        TypeError, match="a backbone must be a name, a path or a loaded image model"
+    ):
         backbones.resolve(42, modality="image")
 
 
@@ -153,3 +158,20 @@ def test_resolve_is_what_every_encoder_calls(monkeypatch):
         with pytest.raises(LookupError):
             encoder.fit()
     assert asked == [("x", "image"), ("y", "text"), ("z", "words")]
+
+
+def test_importing_sktransfer_does_not_import_torch():
+    code = "import sys, sktransfer\nassert 'torch' not in sys.modules, 'torch imported'\n"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_slash_in_a_name_is_refused(registry):
+    with pytest.raises(ValueError, match="may not contain '/'"):
+        registry.register(_spec("a/b"))
+    with pytest.raises(ValueError, match="may not contain '/'"):
+        registry.register(_spec("ok"), namespace="x/y")
+
+
+def test_an_unknown_interpolation_is_refused_when_declared():
+    with pytest.raises(ValueError, match="interpolation must be one of .*'bicubic'"):
+        backbones.ImagePreprocessing(interpolation="cubic")

@@ -34,9 +34,11 @@ PUBLIC_ESTIMATORS = [
 
 
 def test_the_public_estimators_are_found():
-    assert {sktransfer.ImageEncoder, sktransfer.SentenceEncoder, sktransfer.WordVectorEncoder} <= set(
-        PUBLIC_ESTIMATORS
-    )
+    assert {
+        sktransfer.ImageEncoder,
+        sktransfer.SentenceEncoder,
+        sktransfer.WordVectorEncoder,
+    } <= set(PUBLIC_ESTIMATORS)
 
 
 @pytest.mark.parametrize("check", DATA_FREE_CHECKS, ids=lambda c: c.__name__)

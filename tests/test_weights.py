@@ -1,4 +1,5 @@
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def test_a_library_download_is_used_only_when_nothing_is_on_disk(tmp_path, monke
 
     source = weights.WeightsSource("x.bin", url="https://example.org/x.bin", download=download)
     assert weights.fetch(source, backbone="x") == target
-    with pytest.raises(WeightsNotFoundError, match="it is not installed.*pip install 'pkg'"):
+    with pytest.raises(WeightsNotFoundError, match="have no download.*pip install .pkg."):
         weights.fetch(weights.WeightsSource("y.bin", install="pkg"), backbone="y")
 
 
@@ -194,3 +195,9 @@ def test_densenet_legacy_keys_are_renamed(tmp_path, rgb_images):
     assert legacy.keys() != state.keys()
     path = _save(legacy, tmp_path, "densenet121-legacy.pth")
     assert ImageEncoder("densenet121", weights=path).fit(rgb_images[:1]).n_features_out_ == 1024
+
+
+def test_a_path_named_default_is_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WeightsNotFoundError, match="weights file 'default' .*does not exist"):
+        weights.resolve(None, Path("default"), backbone="x")

@@ -31,30 +31,80 @@ class ImageBackbone(nn.Module):
         tokens in the output of :meth:`forward_features` (0 for CNNs).
     has_class_token : bool
         Whether the first of them is a class token ("cls" pooling takes it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> class Tiny(ImageBackbone):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.stem = nn.Conv2d(3, 4, 3)
+    ...         self.stage = nn.Conv2d(4, 8, 3)
+    ...     def forward_features(self, x):
+    ...         return self.stage(self.stem(x))
+    >>> Tiny()(torch.zeros(2, 3, 16, 16)).shape
+    torch.Size([2, 8])
+    >>> list(Tiny().layer_groups())
+    ['stem', 'stage']
     """
 
     num_prefix_tokens = 0
     has_class_token = False
 
     def forward_features(self, x):
-        """``(N, C, h, w)`` feature map, or ``(N, T, C)`` tokens (prefix tokens first)."""
+        """Compute the last feature map, or a transformer's tokens.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Normalised images ``(N, 3, H, W)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, C, h, w)``, or ``(N, T, C)`` tokens with the prefix tokens first.
+        """
         raise NotImplementedError
 
     def forward_head(self, x, pre_logits=True):
-        """The vector the pre-trained classifier received, from :meth:`forward_features`' output.
+        """Compute the vector the pre-trained classifier's last layer received.
 
         The default averages a feature map over its positions, and takes the
         class token of transformer tokens (the mean of the patch tokens when
-        there is none). ``pre_logits`` is accepted for timm's signature: a
-        backbone never has logits.
+        there is none).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The output of :meth:`forward_features`.
+        pre_logits : bool, default=True
+            Accepted for timm's signature; a backbone never has logits.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, D)``.
         """
         return pool(x, "cls" if self.has_class_token else "avg", self.num_prefix_tokens)
 
     def forward(self, x):
+        """Compute the feature vectors: :meth:`forward_head` of :meth:`forward_features`.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Normalised images ``(N, 3, H, W)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, D)``.
+        """
         return self.forward_head(self.forward_features(x), pre_logits=True)
 
     def layer_groups(self):
-        """Parameter names by layer group, ordered from input to output.
+        """Name the parameters of each layer group, ordered from input to output.
 
         Returns
         -------
@@ -67,45 +117,60 @@ class ImageBackbone(nn.Module):
         return groups
 
     def layer_module(self, layer):
-        """The module whose output ``layer`` (a group name or a dotted module path) names."""
+        """Return the module whose output ``layer`` names.
+
+        Parameters
+        ----------
+        layer : str
+            A layer group that is one module, or a dotted module path.
+
+        Returns
+        -------
+        torch.nn.Module
+            The module; ``AttributeError`` when there is none.
+        """
         return self.get_submodule(layer)
 
 
 class SequentialBackbone(ImageBackbone):
     """A backbone whose feature extractor is a chain of layer groups.
 
-        Parameters
-        ----------
-        groups : OrderedDict of str to nn.Module
-            The layer groups, input to output; each maps the previous output to
-            the next. Their names are the group names.
-        pre_logits : nn.Module, optional
-            Maps the last output to the vector the classifier received (the
-            pooling and any layers before the last classification layer); its
-            parameters form the last group, "pre_logits". None averages over
-            positions (or takes the class token, for tokens).
-        num_prefix_tokens : int
-            Prefix tokens of a transformer's output.
-        has_class_token : bool
-            Whether the first prefix token is a class token.
+    Each group maps the previous group's output to its own; the last output
+    goes through ``pre_logits`` (or global averaging) to the feature vector.
+    Most CNNs are this; torchvision's are cut into one by their family module.
 
-        Examples
-        --------
-        >>> import torch
-        >>> from collections import OrderedDict
-        >>> from torch import nn
+    Parameters
+    ----------
+    groups : OrderedDict of str to nn.Module
+        The layer groups, input to output. Their names are the group names
+        (any valid attribute name but "pre_logits").
+    pre_logits : nn.Module, optional
+        Maps the last output to the vector the classifier received (the
+        pooling and any layers before the last classification layer); its
+        parameters form the last group, "pre_logits". None averages over
+        positions (or takes the class token, for tokens).
+    num_prefix_tokens : int, default=0
+        Prefix tokens of a transformer's output.
+    has_class_token : bool, default=False
+        Whether the first prefix token is a class token.
 
-    from ._spec import BackboneSpec
-        >>> model = SequentialBackbone(OrderedDict(
-        ...     stem=nn.Conv2d(3, 8, 3, stride=2), stage1=nn.Conv2d(8, 16, 3), stage2=nn.ReLU()))
-        >>> model(torch.zeros(2, 3, 32, 32)).shape
-        torch.Size([2, 16])
-        >>> list(model.layer_groups())
-        ['stem', 'stage1']
+    Examples
+    --------
+    >>> import torch
+    >>> from collections import OrderedDict
+    >>> from torch import nn
+    >>> model = SequentialBackbone(OrderedDict(
+    ...     stem=nn.Conv2d(3, 8, 3, stride=2), stage1=nn.Conv2d(8, 16, 3), stage2=nn.ReLU()))
+    >>> model(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 16])
+    >>> list(model.layer_groups())
+    ['stem', 'stage1']
     """
 
     def __init__(self, groups, pre_logits=None, *, num_prefix_tokens=0, has_class_token=False):
         super().__init__()
+        if "pre_logits" in groups:
+            raise ValueError("'pre_logits' names the head of a SequentialBackbone, not a group")
         for name, module in groups.items():
             self.add_module(name, module)
         self.group_names = tuple(groups)

@@ -150,9 +150,18 @@ class Registry:
             try:
                 self._add(spec, namespace, overwrite=False)
             except ValueError as exc:
-                warnings.warn(f"sktransfer: {exc}", RuntimeWarning, stacklevel=4)
+                warnings.warn(
+                    f"sktransfer: backbone plugin {namespace!r}{where}: {exc}; it was skipped",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
 
     def _add(self, spec, namespace, overwrite):
+        if "/" in spec.name or "/" in namespace:
+            raise ValueError(
+                f"backbone {spec.name!r} of namespace {namespace!r}: names and namespaces "
+                "may not contain '/'"
+            )
         spec.namespace = namespace
         qualified = _key(spec.qualified_name)
         if qualified in self._by_qualified and not overwrite:
@@ -196,8 +205,6 @@ class Registry:
         """
         if not isinstance(spec, BackboneSpec):
             raise TypeError(f"register() takes a BackboneSpec, got {spec!r}")
-        if "/" in spec.name or "/" in namespace:
-            raise ValueError("backbone names and namespaces may not contain '/'")
         self._discover()
         with self._lock:
             self._add(spec, namespace, overwrite)

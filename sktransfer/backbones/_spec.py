@@ -57,6 +57,13 @@ class ImagePreprocessing:
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bilinear"
 
+    def __post_init__(self):
+        from torchvision.transforms import InterpolationMode
+
+        modes = tuple(m.value for m in InterpolationMode)
+        if self.interpolation not in modes:
+            raise ValueError(f"interpolation must be one of {modes}, got {self.interpolation!r}")
+
 
 class BackboneSpec:
     """Everything sktransfer needs to know about one pre-trained backbone.

@@ -27,6 +27,9 @@ FAMILY = "timm"
 class TimmBackbone(ImageBackbone):
     """A timm model (its classifier removed) as an image backbone.
 
+    Features, pre-logits and layer groups are timm's own: ``forward_features``,
+    ``forward_head(pre_logits=True)`` and the coarse ``group_matcher``.
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -61,7 +64,14 @@ class TimmBackbone(ImageBackbone):
         return self.model.forward_head(x, pre_logits=True)
 
     def layer_groups(self):
-        """timm's coarse parameter groups, named after the module they share, if any."""
+        """Name timm's coarse parameter groups after the module they share, if any.
+
+        Returns
+        -------
+        OrderedDict of str to list of str
+            Parameter names by group, input to output; a group that shares no
+            module is "stem" (first), "head" (last) or "group<i>".
+        """
         from timm.models import group_parameters
 
         groups = group_parameters(self.model, self.model.group_matcher(coarse=True))

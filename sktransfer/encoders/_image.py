@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backbones
-from ..data import check_images, read_image
 from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options
+from ..data import check_images, read_image
 from ._base import BaseEncoder, progress, resolve_device
-from ._image_features import POOLINGS, ImageFeatures
 
+POOLINGS = ("auto", "avg", "max", "flatten", "cls")
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 
@@ -128,6 +128,8 @@ class ImageEncoder(BaseEncoder):
         import torch
 
         spec = backbones.resolve(self.backbone, modality="image")
+        from ._image_features import ImageFeatures  # needs torch: loaded on first fit
+
         model = ImageFeatures(spec.build(self.weights), self.pooling, self.layer).eval()
         model.requires_grad_(False)
         # channels_last lets oneDNN / cuDNN pick their fast convolution kernels.

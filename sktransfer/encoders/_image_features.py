@@ -6,8 +6,6 @@ from torch import nn
 
 from ..backbones._image import pool
 
-POOLINGS = ("auto", "avg", "max", "flatten", "cls")
-
 
 class _StopForward(Exception):
     pass
