@@ -12,8 +12,29 @@ from .exceptions import (
 
 __version__ = "0.1.0"
 
+# The trained estimators need torch and skorch: imported on first use, so that
+# ``import sktransfer`` stays light.
+_FINE_TUNING = ("FineTuneClassifier", "FineTuneRegressor", "HeadClassifier", "HeadRegressor")
+
+
+def __getattr__(name):
+    if name in _FINE_TUNING:
+        from . import finetune
+
+        return getattr(finetune, name)
+    raise AttributeError(f"module 'sktransfer' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_FINE_TUNING])
+
+
 __all__ = [
     "AmbiguousBackboneError",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
+    "HeadClassifier",
+    "HeadRegressor",
     "ImageEncoder",
     "ImageLoadError",
     "MissingDependencyError",

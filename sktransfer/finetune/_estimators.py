@@ -1,0 +1,201 @@
+"""FineTuneClassifier and FineTuneRegressor: a pre-trained backbone with a new head, on skorch."""
+
+from __future__ import annotations
+
+import torch
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+
+from .._params import NONE, InstanceOf, Options
+from ._fine_tuner import _FineTuner
+
+_PARAMETERS = """
+    Parameters
+    ----------
+    backbone : str or loaded model, default="efficientnet_lite0"
+        An image backbone (any name of ``sktransfer.backbones.list("image")``,
+        a timm name, a loaded ``ImageBackbone``) or a text one (a
+        sentence-transformers name of ``sktransfer.backbones.list("text")``,
+        a model folder, a full Hugging Face name ``"org/name"``). Its modality
+        decides what ``X`` is: images as for :class:`~sktransfer.ImageEncoder`
+        (paths, PIL images, arrays, a Series), or texts, fine-tuned end to end
+        and pooled as the model pools.
+    weights : "default", None or path, default="default"
+        The backbone's pre-trained weights (see :mod:`sktransfer.weights`);
+        None starts from a random initialisation (a from-scratch baseline).
+    freeze : str or int, default="backbone"
+        Which backbone layers train, by layer group (``layer_groups_``, input
+        to output): "none" (all); "backbone" (only the new head); "last:K" or
+        K (the last K groups); "progressive" or "progressive:E" (the head
+        alone for E epochs, default 1, then one more group every E epochs,
+        from the top); "lora" or "lora:R" (rank-R LoRA adapters, default 8, on
+        the backbone's linear and dense convolution layers, through PEFT;
+        everything else frozen). Frozen BatchNorm layers stay in eval mode:
+        their running statistics never change. Which groups trained in each
+        epoch is in ``history_[:, "trainable_groups"]``.
+    head : tuple of int, default=()
+        Hidden layer sizes of the new head; () is a linear head.
+    dropout : float, default=0.0
+        Dropout before the head's output layer (and after each hidden layer).
+    activation : {"relu", "gelu", "silu", "tanh"} or nn.Module class, default="relu"
+        Activation of the hidden layers.
+    lr : float, default=1e-3
+        Learning rate of the head (and of LoRA adapters, which are new too).
+    backbone_lr : float or str, default="0.1x"
+        Learning rate of the backbone layers that train: a number, or a ratio
+        of ``lr`` written "<ratio>x" ("0.01x"). Transfer learning works best
+        with a backbone rate 10 to 100 times smaller than the head's.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        Its other arguments as ``optimizer__weight_decay=...``.
+    max_epochs : int, default=10
+        Epochs per ``fit``.
+    batch_size : int, default=32
+        Samples per training step.
+    validation : float or None, default=0.1
+        Fraction of the samples held out to measure ``valid_loss`` (and,
+        for a classifier, ``valid_acc``) each epoch; stratified for a
+        classifier. None trains on every sample.
+    patience : int, optional
+        Stop when the validation loss (the training loss without validation)
+        has not improved for this many epochs, and restore the best epoch's
+        weights.
+    schedule : {"plateau", "cosine"}, optional
+        A learning-rate schedule (skorch's ``LRScheduler``): reduce on a
+        plateau of the validation loss, or cosine annealing over
+        ``max_epochs``.
+    augment : {"none", "light", "strong"} or callable, default="none"
+        Image augmentation, applied to training batches only, never when
+        predicting or validating: "light" flips and moves the images a little,
+        "strong" moves them more and jitters their colours (torchvision's
+        ``transforms.v2``); or any transform of one ``(3, H, W)`` image.
+    device : str, default="auto"
+        "auto" picks CUDA when present (else MPS, else the CPU); or any torch
+        device. On CUDA, batches are pinned and copied asynchronously.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" runs the forward passes under autocast: faster on GPUs and
+        on CPUs with bfloat16 instructions, much slower on other CPUs.
+    random_state : int, RandomState or None, default=None
+        Seeds the head's initialisation, the shuffling, dropout, augmentation
+        and the validation split: the same value gives the same model on the
+        CPU. The caller's torch random state is left unchanged.
+    callbacks : list of skorch callbacks, optional
+        Added to the defaults; set their parameters as ``callbacks__name__param``.
+    warm_start : bool, default=False
+        Continue from the fitted model on the next ``fit`` (e.g. with another
+        ``freeze`` and ``backbone_lr``) instead of starting anew.
+    verbose : int, default=0
+        1 prints skorch's table of losses per epoch.
+    **kwargs
+        Any other skorch parameter, e.g. ``iterator_train__num_workers=2``
+        (decoding images in worker processes) or ``optimizer__weight_decay``.
+"""
+
+_ATTRIBUTES = """
+    module_ : TransferModel
+        The backbone (``module_.body``) and the head (``module_.head``).
+    layer_groups_ : list of str
+        The backbone's layer groups, input to output.
+    history_ : skorch.History
+        Losses, scores and ``trainable_groups`` per epoch.
+    modality_ : {"image", "text"}
+        What the estimator reads.
+"""
+
+
+class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
+    __doc__ = f"""Fine-tune a pre-trained image or text backbone with a new classification head.
+
+    A skorch ``NeuralNetClassifier``: callbacks, ``history_``, ``warm_start``,
+    ``partial_fit`` and ``prefix__param`` routing work as in skorch. Labels
+    may be of any type; ``predict`` returns them.
+{_PARAMETERS}    class_weight : "balanced", dict or None, default=None
+        Weights of the classes in the loss: "balanced" weighs each inversely
+        to its frequency (as in scikit-learn), a dict maps labels to weights.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels, sorted.
+{_ATTRIBUTES}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer import FineTuneClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    >>> labels = np.array(["cat", "dog"] * 6)
+    >>> model = FineTuneClassifier("resnet18", weights=None, freeze="last:1", max_epochs=2,
+    ...                            validation=None, device="cpu", random_state=0)
+    >>> model.fit(images, labels).predict(images[:3]).shape
+    (3,)
+    >>> list(model.classes_), model.history_[-1, "trainable_groups"]
+    (['cat', 'dog'], ['layer4'])
+    """
+
+    _classifier = True
+    _default_criterion = torch.nn.CrossEntropyLoss
+    _parameter_constraints = {
+        **_FineTuner._parameter_constraints,
+        "class_weight": [NONE, Options("balanced"), InstanceOf(dict, "a dict")],
+    }
+
+    def __init__(self, backbone="efficientnet_lite0", *, class_weight=None, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.class_weight = class_weight
+
+    def predict(self, X):
+        """Predict the label of each sample.
+
+        Parameters
+        ----------
+        X : images or texts
+            As for ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class FineTuneRegressor(_FineTuner, NeuralNetRegressor):
+    __doc__ = f"""Fine-tune a pre-trained image or text backbone with a new regression head.
+
+    A skorch ``NeuralNetRegressor`` trained with the mean squared error; one
+    or several targets per sample.
+{_PARAMETERS}
+    Attributes
+    ----------
+    n_outputs_ : int
+        Targets per sample.
+{_ATTRIBUTES}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer import FineTuneRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    >>> model = FineTuneRegressor("resnet18", weights=None, max_epochs=1, validation=None,
+    ...                           device="cpu", random_state=0)
+    >>> model.fit(images, images.mean(axis=(1, 2, 3)) / 255).predict(images[:2]).shape
+    (2,)
+    """
+
+    _classifier = False
+    _default_criterion = torch.nn.MSELoss
+
+    def predict(self, X):
+        """Predict the targets of each sample.
+
+        Parameters
+        ----------
+        X : images or texts
+            As for ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+            One value per sample for a single target.
+        """
+        out = self.predict_proba(X)
+        return out.ravel() if self.n_outputs_ == 1 else out

@@ -1,0 +1,401 @@
+"""What fine-tuning adds to skorch: the backbone, freezing, learning rates, inputs, devices."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
+from torch.utils.data import default_collate
+
+from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options, validate_params
+from ..encoders._base import resolve_device
+from ..encoders._image import _collate
+from ._freeze import Freeze
+from ._head import make_head
+from ._inputs import AUGMENTATIONS, Samples, augment_batch, augmentation
+from ._model import TransferModel, add_lora, layer_groups, resolve_backbone
+from ._training import (
+    TRAINING_CONSTRAINTS,
+    check_hidden,
+    check_targets,
+    class_weights,
+    early_stopping,
+    encode_labels,
+    seeded,
+    validation_split,
+)
+
+SCHEDULES = ("plateau", "cosine")
+
+
+class _FineTuner:
+    """What both fine-tuners add to skorch's nets (a mixin put before them)."""
+
+    _parameter_constraints = {
+        **{k: v for k, v in TRAINING_CONSTRAINTS.items() if k != "hidden"},
+        "head": TRAINING_CONSTRAINTS["hidden"],
+        "weights": [Options("default"), NONE, PATH],
+        "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
+        "lr": [Interval(float, 0.0, low_open=True)],
+        "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
+        "schedule": [NONE, Options(*SCHEDULES)],
+        "augment": [Options(*AUGMENTATIONS), InstanceOf(object, "a callable")],
+        "device": [Device()],
+        "precision": [Options("float32", "bfloat16")],
+        "warm_start": [BOOLEAN],
+    }
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        *,
+        weights="default",
+        freeze="backbone",
+        head=(),
+        dropout=0.0,
+        activation="relu",
+        lr=1e-3,
+        backbone_lr="0.1x",
+        optimizer=torch.optim.AdamW,
+        max_epochs=10,
+        batch_size=32,
+        validation=0.1,
+        patience=None,
+        schedule=None,
+        augment="none",
+        device="auto",
+        precision="float32",
+        random_state=None,
+        callbacks=None,
+        warm_start=False,
+        verbose=0,
+        **kwargs,
+    ):
+        # skorch's own parameters come back through **kwargs when sklearn clones.
+        kwargs.setdefault("module", TransferModel)
+        kwargs.setdefault("criterion", self._default_criterion)
+        kwargs.setdefault("train_split", None)  # ``validation`` makes the split
+        super().__init__(
+            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+            callbacks=callbacks, warm_start=warm_start, verbose=verbose, device=device,
+            **kwargs,
+        )  # fmt: skip
+        self.backbone = backbone
+        self.weights = weights
+        self.freeze = freeze
+        self.head = head
+        self.dropout = dropout
+        self.activation = activation
+        self.backbone_lr = backbone_lr
+        self.validation = validation
+        self.patience = patience
+        self.schedule = schedule
+        self.augment = augment
+        self.precision = precision
+        self.random_state = random_state
+
+    # -- checks --------------------------------------------------------------------------
+
+    def _check_params(self):
+        validate_params(self)
+        check_hidden(self.head)
+        self._freeze = Freeze.parse(self.freeze)
+        self._backbone_lr()
+        if not (isinstance(self.augment, str) or callable(self.augment)):
+            raise TypeError(f"augment must be one of {AUGMENTATIONS} or a callable")
+
+    def _backbone_lr(self):
+        """``backbone_lr`` as a number: absolute, or "<ratio>x" times ``lr``."""
+        value = self.backbone_lr
+        if not isinstance(value, str):
+            return float(value)
+        try:
+            if not value.endswith("x"):
+                raise ValueError
+            return float(value[:-1]) * self.lr
+        except ValueError:
+            raise ValueError(
+                f"backbone_lr must be a learning rate (e.g. 1e-4) or a ratio of lr "
+                f"(e.g. '0.1x'), got {value!r}"
+            ) from None
+
+    def _samples(self, X, y, *, reset):
+        """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew."""
+        if reset:
+            spec = resolve_backbone(self.backbone)
+            self.modality_ = spec.modality
+            self.preprocessing_ = spec.preprocessing if spec.modality == "image" else None
+        samples = Samples.of(X, self.modality_, self.preprocessing_)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} needs targets y to fit")
+        if reset:
+            y, self.classes_inferred_ = check_targets(y, len(samples), classifier=self._classifier)
+            if not self._classifier:
+                self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        elif self._classifier:
+            check_targets(y, len(samples), classifier=True)  # lengths and missing labels
+            y = encode_labels(y, self.classes_)
+        else:
+            y, _ = check_targets(y, len(samples), classifier=False)
+        if not self._classifier and y.ndim == 1:
+            y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
+        samples.y = y
+        return samples
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def fit(self, X, y, **fit_params):
+        """Fine-tune: a new head on the pre-trained backbone, layers frozen per ``freeze``.
+
+        Every parameter and the whole input are checked before the model is
+        built: bad labels, a wrong length, a validation split too small and an
+        unreadable image fail at once, naming the item.
+
+        Parameters
+        ----------
+        X : images or texts
+            As the backbone reads them: image paths, PIL images, arrays (a
+            list, an (N, H, W, C) array, a Series); or texts.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Labels (any type, strings included) or regression targets.
+        **fit_params : dict
+            Passed on to skorch's ``fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        reset = not (self.warm_start and self.initialized_)
+        if reset:
+            self._check_params()
+        samples = self._samples(X, y, reset=reset)
+        with seeded(self.random_state), self._on_device():
+            return super().fit(samples, samples.y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs, from where the last fit left off.
+
+        Parameters
+        ----------
+        X : images or texts
+            As for :meth:`fit`.
+        y : array-like
+            Targets; a classifier's labels must be among ``classes_`` after
+            the first fit.
+        classes : ignored
+            Accepted for skorch's signature; the classes are learned from
+            the first ``y``.
+        **fit_params : dict
+            Passed on to skorch.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        if not isinstance(X, Samples):  # called by the user, not by fit
+            if not self.initialized_:
+                self._check_params()
+            samples = self._samples(X, y, reset=not self.initialized_)
+            with seeded(self.random_state), self._on_device():
+                return super().partial_fit(samples, samples.y, **fit_params)
+        return super().partial_fit(X, y, **fit_params)
+
+    def check_data(self, X, y=None):
+        """Nothing to check here: :meth:`fit` has checked everything already."""
+
+    def initialize_module(self):
+        """Build the backbone, put the head on, and apply ``freeze``."""
+        from ..encoders._image_features import ImageFeatures
+
+        spec = resolve_backbone(self.backbone)
+        body = spec.build(self.weights)
+        if spec.modality == "image":
+            body = ImageFeatures(body).to(memory_format=torch.channels_last)
+            size = spec.preprocessing.input_size
+            with torch.no_grad():
+                n_features = body.eval()(torch.zeros(1, 3, size, size)).shape[1]
+        else:
+            n_features = body.get_embedding_dimension()
+        n_out = len(self.classes_) if self._classifier else self.n_outputs_
+        head = make_head(
+            n_features, n_out, hidden=check_hidden(self.head), dropout=self.dropout,
+            activation=self.activation,
+        )  # fmt: skip
+        groups = layer_groups(body, spec.modality)
+        self._freeze.check(groups)
+        pre = spec.preprocessing
+        normalise = {"mean": pre.mean, "std": pre.std} if spec.modality == "image" else {}
+        if self._freeze.kind == "lora":
+            add_lora(body, self._freeze.rank)
+        self.module_ = TransferModel(body, head, groups, **normalise)
+        self.layer_groups_ = list(groups)
+        return self
+
+    def initialize_criterion(self):
+        """The loss: cross-entropy (weighted per ``class_weight``) or mean squared error."""
+        kwargs = self.get_params_for("criterion")
+        if self._classifier and self.class_weight is not None and "weight" not in kwargs:
+            y = self._fit_targets
+            kwargs["weight"] = torch.from_numpy(class_weights(self.class_weight, y, self.classes_))
+        self.criterion_ = self.criterion(**kwargs)
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """One optimizer, two parameter groups: the head (and adapters) and the backbone."""
+        named = dict(self.module_.named_parameters())
+        new = [p for n, p in named.items() if n.startswith("head.") or "lora_" in n]
+        body = [p for n, p in named.items() if n.startswith("body.") and "lora_" not in n]
+        kwargs = self.get_params_for("optimizer")
+        kwargs.pop("lr", None)
+        groups = [{"params": new, "lr": self.lr}, {"params": body, "lr": self._backbone_lr()}]
+        self.optimizer_ = self.optimizer(groups, lr=self.lr, **kwargs)
+        return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Hold out ``validation`` of the samples (stratified for a classifier)."""
+        # The loss weights are computed from the labels the net trains on.
+        self._fit_targets = np.asarray(y).ravel()
+        split = validation_split(
+            self.validation, self._fit_targets, classifier=self._classifier,
+            random_state=self.random_state,
+        )  # fmt: skip
+        if split is None:
+            return X, None
+        return split(X, self._fit_targets)
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            (n, c) for n, c in super()._default_callbacks if n not in ("print_log", "valid_acc")
+        ]
+        if self._classifier:  # on the class indices the net trains on, not the labels
+            scoring = EpochScoring(_accuracy, name="valid_acc", lower_is_better=False)
+            callbacks.append(("valid_acc", scoring))
+        callbacks += early_stopping(self.patience, self.validation)
+        if self.schedule == "plateau":
+            monitor = "valid_loss" if self.validation is not None else "train_loss"
+            policy = LRScheduler(policy="ReduceLROnPlateau", monitor=monitor)
+            callbacks.append(("lr_scheduler", policy))
+        elif self.schedule == "cosine":
+            policy = LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs)
+            callbacks.append(("lr_scheduler", policy))
+        return [*callbacks, ("print_log", PrintLog(keys_ignored=["trainable_groups"]))]
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # The learning rates and the freeze strategy of this fit (set_params may have
+        # changed them since the last one, for a warm start).
+        self._freeze = Freeze.parse(self.freeze)
+        has_adapters = any("lora_" in n for n, _ in self.module_.named_parameters())
+        if (self._freeze.kind == "lora") != has_adapters:
+            raise ValueError(
+                "freeze cannot switch to or from 'lora' in a warm start; fit anew "
+                "(warm_start=False)"
+            )
+        self._freeze.check(self.module_.groups)
+        head, body = self.optimizer_.param_groups
+        head["lr"], body["lr"] = self.lr, self._backbone_lr()
+        super().on_train_begin(net, X, y, **kwargs)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        if self._freeze.kind != "lora":
+            epoch = len(self.history) - 1
+            n_last = self._freeze.trainable(len(self.module_.groups), epoch)
+            self.module_.set_trainable(n_last, everything=self._freeze.kind == "none")
+        self.history.record("trainable_groups", self.module_.trainable_groups())
+
+    def train_step_single(self, batch, **fit_params):
+        transform = augmentation(self.augment) if self.modality_ == "image" else None
+        if transform is not None:
+            X, y = batch
+            batch = augment_batch(transform, X), y
+        return super().train_step_single(batch, **fit_params)
+
+    # -- batches and devices -------------------------------------------------------------
+
+    def get_params_for(self, prefix):
+        params = super().get_params_for(prefix)
+        if prefix in ("iterator_train", "iterator_valid"):
+            params.setdefault("collate_fn", _collate_samples)
+            params.setdefault("pin_memory", torch.device(self.device).type == "cuda")
+        return params
+
+    def infer(self, x, **fit_params):
+        if self.modality_ == "text":
+            tokens = self.module_.body.preprocess(list(x))
+            x = {k: v for k, v in tokens.items() if isinstance(v, torch.Tensor)}
+        device = torch.device(self.device)
+        x = _to(x, device)
+        enabled = self.precision == "bfloat16"
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+            out = super().infer(x, **fit_params)
+        return out.float()
+
+    def predict_proba(self, X):
+        """Class probabilities (classifier) or predictions (regressor), one row per sample.
+
+        Parameters
+        ----------
+        X : images or texts
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        ndarray
+            ``(n_samples, n_classes)`` probabilities, in the order of ``classes_``.
+        """
+        samples = Samples.of(X, self.modality_, self.preprocessing_)
+        with self._on_device():
+            return super().predict_proba(samples)
+
+    @contextlib.contextmanager
+    def _on_device(self):
+        """Run with ``device`` resolved ("auto" to CUDA or the CPU) where skorch reads it.
+
+        skorch moves tensors to ``self.device``; the parameter itself keeps the
+        user's value, so that a clone or a pickle stays "auto".
+        """
+        wanted = self.device
+        self.device = str(resolve_device(wanted))
+        try:
+            yield
+        finally:
+            self.device = wanted
+
+    def __setstate__(self, state):
+        # A model fitted on a GPU loads where there is none: skorch maps its tensors
+        # to the device given, which must be a real one.
+        wanted = state["device"]
+        state["device"] = str(resolve_device(wanted))
+        super().__setstate__(state)
+        self.device = wanted
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_fit_targets", None)
+        return state
+
+
+def _accuracy(net, X, y):
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
+
+
+def _collate_samples(batch):
+    samples, targets = zip(*batch)
+    if isinstance(samples[0], torch.Tensor):
+        samples = _collate(list(samples))
+    else:
+        samples = list(samples)
+    return samples, default_collate(list(targets))
+
+
+def _to(x, device):
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    if isinstance(x, dict):
+        return {k: v.to(device, non_blocking=True) for k, v in x.items()}
+    return x

@@ -1,0 +1,81 @@
+"""What a fine-tuner reads: images or texts with their targets, in batches; augmentation."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from ..data import check_images
+from ..encoders._image import _ImageDataset
+from ..encoders._text_input import check_texts
+
+AUGMENTATIONS = ("none", "light", "strong")
+
+
+class Samples(Dataset):
+    """The samples a fine-tuner reads, checked, with their targets (``y``, set by the caller).
+
+    Images are read, resized and cropped one at a time, so an unreadable one
+    is named (index and file) when its batch is drawn; texts are checked up
+    front and tokenised per batch by the model.
+    """
+
+    def __init__(self, samples, y=None):
+        self.samples = samples
+        self.y = y
+
+    @classmethod
+    def of(cls, X, modality, preprocessing=None):
+        """``X`` checked as images or texts, per the backbone's ``modality``.
+
+        A torch Dataset is taken as it is (skorch scores the validation subset).
+        """
+        if isinstance(X, Dataset):
+            return X
+        if modality == "image":
+            return cls(_ImageDataset(check_images(X), preprocessing))
+        return cls(check_texts(X))
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        # skorch's batches are (X, y) pairs, with a placeholder y for prediction.
+        return self.samples[index], 0 if self.y is None else self.y[index]
+
+
+def augmentation(augment):
+    """The training-time transform of ``augment``: a preset name or any callable.
+
+    The presets are ``transforms.v2`` pipelines on one uint8 or float image
+    ``(3, H, W)`` of the backbone's input size: "light" flips horizontally
+    and moves the image a little (rotation up to 10 degrees, shifts up to 10%);
+    "strong" moves it more (20 degrees, 20%, zoom 0.8 to 1.2) and jitters
+    brightness, contrast, saturation and hue. "none" gives None.
+    """
+    from torchvision.transforms import v2
+
+    if callable(augment):
+        return augment
+    if augment == "none":
+        return None
+    if augment == "light":
+        return v2.Compose(
+            [v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=10, translate=(0.1, 0.1))]
+        )
+    return v2.Compose(
+        [
+            v2.RandomHorizontalFlip(),
+            v2.RandomAffine(degrees=20, translate=(0.2, 0.2), scale=(0.8, 1.2)),
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05),
+        ]
+    )
+
+
+def augment_batch(transform, images):
+    """Apply ``transform`` to each image of a batch: every image draws its own parameters.
+
+    (A ``transforms.v2`` transform given the whole batch would move every
+    image of it the same way.)
+    """
+    return torch.stack([transform(image) for image in images])

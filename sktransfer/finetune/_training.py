@@ -1,0 +1,170 @@
+"""What every trained estimator shares: targets, class weights, the validation split, seeds."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+
+from .._params import CALLABLE, NONE, InstanceOf, Interval, Options
+from ._head import ACTIVATIONS
+
+# Parameters of the head and its training, shared by the fine-tuners and the head estimators.
+TRAINING_CONSTRAINTS = {
+    "hidden": [InstanceOf((tuple, list), "a tuple of layer sizes")],
+    "dropout": [Interval(float, 0.0, 1.0)],
+    "activation": [Options(*ACTIVATIONS), CALLABLE],
+    "validation": [NONE, Interval(float, 0.0, 1.0, low_open=True)],
+    "patience": [NONE, Interval(int, 1)],
+    "random_state": [NONE, Interval(int, 0), InstanceOf(np.random.RandomState, "a RandomState")],
+}
+
+
+def check_hidden(hidden):
+    """``hidden`` as a tuple of positive ints, or a ValueError naming the bad size."""
+    sizes = tuple(hidden)
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"hidden must hold layer sizes (ints >= 1), got {hidden!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def check_targets(y, n_samples, *, classifier):
+    """Checked targets: labels for a classifier, float32 values for a regressor.
+
+    Raises ValueError, before any training, for y of the wrong length, missing
+    labels (None, NaN; the message names the first index), a single class, and
+    a regressor given non-numeric targets.
+
+    Returns
+    -------
+    y : ndarray
+        Classifier: the class indices (int64); regressor: float32, 1-D or 2-D.
+    classes : ndarray or None
+        The sorted labels (classifier), else None.
+    """
+    y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if y.ndim == 0 or len(y) != n_samples:
+        got = "a scalar" if y.ndim == 0 else f"{len(y)} targets"
+        raise ValueError(f"y has {got} but X has {n_samples} samples")
+    missing = [i for i, v in enumerate(y.ravel()) if v is None or (_is_float(v) and v != v)]
+    if missing:
+        raise ValueError(
+            f"y has missing values (None or NaN) at index {missing[0]}"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+        )
+    if not classifier:
+        if y.dtype.kind not in "biuf":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"a regressor needs numeric targets, got {y.dtype} values such as "
+                    f"{y.ravel()[0]!r}; for labels use the classifier"
+                ) from None
+        if not np.isfinite(y).all():
+            raise ValueError("y has infinite values")
+        return y.astype(np.float32), None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y must be one label per sample (1-D), got shape {y.shape}")
+    classes, encoded = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"y has a single class, {classes[0]!r}; a classifier needs at least two")
+    return encoded.astype(np.int64), classes
+
+
+def _is_float(value):
+    return isinstance(value, (float, np.floating))
+
+
+def encode_labels(y, classes):
+    """Class indices of ``y`` in ``classes``; a ValueError names a label never seen in fit."""
+    y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).ravel()
+    index = np.searchsorted(classes, y)
+    index = np.clip(index, 0, len(classes) - 1)
+    unknown = classes[index] != y
+    if unknown.any():
+        first = int(np.flatnonzero(unknown)[0])
+        raise ValueError(
+            f"y has label {y[first]!r} (index {first}) that the first fit did not see; "
+            f"the classes are {list(classes)}"
+        )
+    return index.astype(np.int64)
+
+
+def class_weights(class_weight, y, classes):
+    """Per-class loss weights as float32, or None for ``class_weight=None``.
+
+    ``class_weight`` is "balanced" (``n_samples / (n_classes * count)``, as in
+    scikit-learn) or a dict from label to weight (labels left out weigh 1).
+    ``y`` holds class indices into ``classes``.
+    """
+    if class_weight is None:
+        return None
+    weights = np.ones(len(classes))
+    if isinstance(class_weight, dict):
+        for label, weight in class_weight.items():
+            weights[encode_labels([label], classes)[0]] = weight
+    else:
+        present = np.unique(y)
+        weights[present] = compute_class_weight(class_weight, classes=present, y=y)
+    return weights.astype(np.float32)
+
+
+def validation_split(validation, y, *, classifier, random_state):
+    """skorch's ``ValidSplit`` for ``validation`` (a fraction held out), or None.
+
+    Refuses, before training, a split that would leave a class out of either
+    side (stratified, for classifiers) or leave no sample on one side.
+    """
+    if validation is None:
+        return None
+    from skorch.dataset import ValidSplit
+
+    n = len(y)
+    n_valid = math.ceil(validation * n)
+    needed = len(np.unique(y)) if classifier else 1
+    if n_valid < needed or n - n_valid < needed:
+        what = f"one sample of each of the {needed} classes" if classifier else "one sample"
+        raise ValueError(
+            f"validation={validation} holds out {n_valid} of {n} samples; each side needs at "
+            f"least {what}: give more samples, change validation, or set validation=None"
+        )
+    seed = check_random_state(random_state).randint(2**31 - 1) if random_state is not None else None
+    return ValidSplit(validation, stratified=classifier, random_state=seed)
+
+
+def early_stopping(patience, validation):
+    """skorch's ``EarlyStopping`` on the validation loss (training loss without one).
+
+    The best epoch's weights are restored when training ends.
+    """
+    if patience is None:
+        return []
+    from skorch.callbacks import EarlyStopping
+
+    monitor = "valid_loss" if validation is not None else "train_loss"
+    return [("early_stopping", EarlyStopping(monitor=monitor, patience=patience, load_best=True))]
+
+
+@contextlib.contextmanager
+def seeded(random_state):
+    """Run the body with torch's random generators seeded from ``random_state``.
+
+    The caller's generator states are restored afterwards (``torch.random.fork_rng``),
+    so fitting never changes what the user's own code draws next. None does nothing.
+    """
+    if random_state is None:
+        yield
+        return
+    import torch
+
+    seed = int(check_random_state(random_state).randint(2**31 - 1))
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        torch.manual_seed(seed)
+        yield
