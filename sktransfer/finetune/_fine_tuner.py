@@ -142,6 +142,7 @@ class _FineTuner:
         if not self._classifier and y.ndim == 1:
             y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
         samples.y = y
+        self._fit_targets = y  # for the loss weights, when the criterion is made
         return samples
 
     # -- fitting -------------------------------------------------------------------------
@@ -169,8 +170,7 @@ class _FineTuner:
             The fitted estimator.
         """
         reset = not (self.warm_start and self.initialized_)
-        if reset:
-            self._check_params()
+        self._check_params()
         samples = self._samples(X, y, reset=reset)
         with seeded(self.random_state), self._on_device():
             return super().fit(samples, samples.y, **fit_params)
@@ -197,8 +197,7 @@ class _FineTuner:
             The estimator.
         """
         if not isinstance(X, Samples):  # called by the user, not by fit
-            if not self.initialized_:
-                self._check_params()
+            self._check_params()
             samples = self._samples(X, y, reset=not self.initialized_)
             with seeded(self.random_state), self._on_device():
                 return super().partial_fit(samples, samples.y, **fit_params)
@@ -257,15 +256,14 @@ class _FineTuner:
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Hold out ``validation`` of the samples (stratified for a classifier)."""
-        # The loss weights are computed from the labels the net trains on.
-        self._fit_targets = np.asarray(y).ravel()
+        y = np.asarray(y).ravel() if self._classifier else np.asarray(y)
         split = validation_split(
-            self.validation, self._fit_targets, classifier=self._classifier,
+            self.validation, y, classifier=self._classifier,
             random_state=self.random_state,
         )  # fmt: skip
         if split is None:
             return X, None
-        return split(X, self._fit_targets)
+        return split(X, y)
 
     @property
     def _default_callbacks(self):
@@ -335,22 +333,11 @@ class _FineTuner:
             out = super().infer(x, **fit_params)
         return out.float()
 
-    def predict_proba(self, X):
-        """Class probabilities (classifier) or predictions (regressor), one row per sample.
-
-        Parameters
-        ----------
-        X : images or texts
-            As for :meth:`fit`.
-
-        Returns
-        -------
-        ndarray
-            ``(n_samples, n_classes)`` probabilities, in the order of ``classes_``.
-        """
+    def forward_iter(self, X, training=False, device="cpu"):
+        # Every prediction goes through here: X checked as the backbone reads it.
         samples = Samples.of(X, self.modality_, self.preprocessing_)
         with self._on_device():
-            return super().predict_proba(samples)
+            yield from super().forward_iter(samples, training, device)
 
     @contextlib.contextmanager
     def _on_device(self):
@@ -388,8 +375,8 @@ def _collate_samples(batch):
     samples, targets = zip(*batch)
     if isinstance(samples[0], torch.Tensor):
         samples = _collate(list(samples))
-    else:
-        samples = list(samples)
+    else:  # texts: an array, which skorch measures as one batch (a list of str is many)
+        samples = np.array(samples, dtype=object)
     return samples, default_collate(list(targets))
 
 
