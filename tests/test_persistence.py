@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sktransfer import ImageEncoder, SentenceEncoder
+from sktransfer import FineTuneClassifier, ImageEncoder, SentenceEncoder
 from sktransfer.encoders._base import resolve_device
 
 HAS_CUDA = torch.cuda.is_available()
@@ -29,7 +29,7 @@ with open(sys.argv[1], "rb") as handle:
     encoder, X = pickle.load(handle)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    features = encoder.transform(X)
+    features = getattr(encoder, sys.argv[3])(X)
 assert any("not available on this machine" in str(w.message) for w in caught)
 np.save(sys.argv[2], features)
 """
@@ -41,13 +41,13 @@ def _fit_on_cuda(encoder, X):
         return encoder.fit(X), encoder.transform(X)
 
 
-def _predict_in_a_process_without_cuda(tmp_path, encoder, X):
+def _predict_in_a_process_without_cuda(tmp_path, encoder, X, method="transform"):
     blob = tmp_path / "fitted.pkl"
     blob.write_bytes(pickle.dumps((encoder, X)))
     out = tmp_path / "features.npy"
     env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "", "HOME": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, str(blob), str(out)],
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(blob), str(out), method],
         capture_output=True,
         text=True,
         env=env,
@@ -74,6 +74,20 @@ def test_sentence_encoder_fitted_for_cuda_predicts_without_it(tmp_path):
     encoder, expected = _fit_on_cuda(SentenceEncoder(device="cuda"), texts)
     features = _predict_in_a_process_without_cuda(tmp_path, encoder, texts)
     np.testing.assert_allclose(features, expected, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_fine_tuner_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
+    model = FineTuneClassifier(
+        "resnet18", weights=None, freeze="last:1", max_epochs=1, batch_size=3,
+        validation=None, device="cuda", random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(rgb_images, ["a", "b", "c"] * 2)
+        expected = model.predict_proba(rgb_images)
+    proba = _predict_in_a_process_without_cuda(tmp_path, model, rgb_images, "predict_proba")
+    np.testing.assert_allclose(proba, expected, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
