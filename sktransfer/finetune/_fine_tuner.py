@@ -141,6 +141,9 @@ class _FineTuner:
             y, _ = check_targets(y, len(samples), classifier=False)
         if not self._classifier and y.ndim == 1:
             y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
+        # A split too small fails now, before the backbone is even built.
+        validation_split(self.validation, y.ravel() if self._classifier else y,
+                         classifier=self._classifier, random_state=self.random_state)  # fmt: skip
         samples.y = y
         self._fit_targets = y  # for the loss weights, when the criterion is made
         return samples
