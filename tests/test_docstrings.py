@@ -86,17 +86,22 @@ OBJECTS = list(_public_objects())
 
 
 def _documented_ancestor(cls, member):
-    """The sktransfer class above ``cls`` whose ``member`` has a docstring, if any."""
-    for klass in cls.__mro__[1:]:
+    """The class after ``member``'s owner in ``cls``'s MRO that documents it, if any.
+
+    sktransfer's own are validated where they are defined; a library's (the
+    skorch hooks that the fine-tuners override) are that library's.
+    """
+    mro = cls.__mro__
+    for klass in mro[mro.index(_owner(cls, member)) + 1 :]:
         raw = vars(klass).get(member)
-        if raw is not None and _is_sktransfer(klass):
+        if raw is not None:
             return klass if inspect.getdoc(raw) else None
     return None
 
 
 def _errors(path, obj, cls, member):
     result = numpydoc_validation.validate(path)
-    if cls is not None and not obj.__doc__ and _documented_ancestor(_owner(cls, member), member):
+    if cls is not None and not obj.__doc__ and _documented_ancestor(cls, member):
         # An override with no docstring of its own inherits its parent's (as
         # ``help()``, Sphinx and numpydoc show it), which is validated on the parent.
         return result, []

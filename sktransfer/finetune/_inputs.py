@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from ..data import check_images
-from ..encoders._image import _ImageDataset
+from ..encoders._image import _collate, _ImageDataset
 from ..encoders._text_input import check_texts
 
 AUGMENTATIONS = ("none", "light", "strong")
@@ -79,3 +80,22 @@ def augment_batch(transform, images):
     image of it the same way.)
     """
     return torch.stack([transform(image) for image in images])
+
+
+def collate_samples(batch):
+    """A batch of (sample, target) pairs as skorch wants it: (samples, targets)."""
+    samples, targets = zip(*batch)
+    if isinstance(samples[0], torch.Tensor):
+        samples = _collate(list(samples))
+    else:  # texts: an array, which skorch measures as one batch (a list of str is many)
+        samples = np.array(samples, dtype=object)
+    return samples, default_collate(list(targets))
+
+
+def to_device(x, device):
+    """A batch (a tensor, or a dict of tensors) on ``device``, copied asynchronously."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    if isinstance(x, dict):
+        return {k: v.to(device, non_blocking=True) for k, v in x.items()}
+    return x
