@@ -158,9 +158,10 @@ class _FineTuner:
     def fit(self, X, y, **fit_params):
         """Fine-tune: a new head on the pre-trained backbone, layers frozen per ``freeze``.
 
-        Every parameter and the whole input are checked before the model is
-        built: bad labels, a wrong length, a validation split too small and an
-        unreadable image fail at once, naming the item.
+        Every parameter and the input are checked before the model is built:
+        bad labels, a wrong length, a validation split too small and a missing
+        image file fail at once, naming the item; an image that cannot be
+        decoded is named when its batch is first read.
 
         Parameters
         ----------
