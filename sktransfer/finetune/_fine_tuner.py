@@ -354,6 +354,8 @@ class _FineTuner:
 
     def get_params_for(self, prefix):
         params = super().get_params_for(prefix)
+        if prefix == "iterator_train":
+            params.setdefault("shuffle", True)  # skorch's DataLoader does not shuffle by default
         if prefix in ("iterator_train", "iterator_valid"):
             params.setdefault("collate_fn", collate_samples)
             params.setdefault("pin_memory", torch.device(self.device).type == "cuda")

@@ -74,7 +74,7 @@ _ATTRIBUTES = """    net_ : skorch.NeuralNet
 
 
 class _HeadEstimator(BaseEstimator):
-    """What both heads share: parameters, input checks, the skorch net, pickling.
+    """What both heads share: parameters, input checks, the skorch net and its training.
 
     The estimators own a skorch net (``net_``) rather than subclass one: skorch's
     ``__init__`` sets attributes (``history_``, ``initialized_``), which

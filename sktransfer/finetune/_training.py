@@ -63,7 +63,7 @@ def check_targets(y, n_samples, *, classifier):
             except (TypeError, ValueError):
                 raise ValueError(
                     f"a regressor needs numeric targets, got {y.dtype} values such as "
-                    f"{y.ravel()[0]!r}; for labels use the classifier"
+                    f"{_plain(y.ravel()[0])!r}; for labels use the classifier"
                 ) from None
         if not np.isfinite(y).all():
             raise ValueError("y has infinite values")
@@ -74,8 +74,13 @@ def check_targets(y, n_samples, *, classifier):
         raise ValueError(f"y must be one label per sample (1-D), got shape {y.shape}")
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"y has a single class, {classes[0]!r}; a classifier needs at least two")
+        raise ValueError(f"y has a single class, {_plain(classes[0])!r}; a classifier needs at least two")
     return encoded.astype(np.int64), classes
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds: messages show 'cat', not np.str_('cat')."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_float(value):
@@ -91,8 +96,8 @@ def encode_labels(y, classes):
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise ValueError(
-            f"y has label {y[first]!r} (index {first}) that the first fit did not see; "
-            f"the classes are {list(classes)}"
+            f"y has label {_plain(y[first])!r} (index {first}) that the first fit did not see; "
+            f"the classes are {classes.tolist()}"
         )
     return index.astype(np.int64)
 
