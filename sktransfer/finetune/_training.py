@@ -74,7 +74,9 @@ def check_targets(y, n_samples, *, classifier):
         raise ValueError(f"y must be one label per sample (1-D), got shape {y.shape}")
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"y has a single class, {_plain(classes[0])!r}; a classifier needs at least two")
+        raise ValueError(
+            f"y has a single class, {_plain(classes[0])!r}; a classifier needs at least two"
+        )
     return encoded.astype(np.int64), classes
 
 
