@@ -129,7 +129,7 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
     ...                            validation=None, device="cpu", random_state=0)
     >>> model.fit(images, labels).predict(images[:3]).shape
     (3,)
-    >>> list(model.classes_), model.history_[-1, "trainable_groups"]
+    >>> model.classes_.tolist(), model.history_[-1, "trainable_groups"]
     (['cat', 'dog'], ['layer4'])
     """
 
