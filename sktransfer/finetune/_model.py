@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from .. import backbones
-from ..exceptions import MissingDependencyError, UnknownBackboneError
+from ..exceptions import AmbiguousBackboneError, MissingDependencyError, UnknownBackboneError
 
 
 def resolve_backbone(backbone):
@@ -17,18 +17,24 @@ def resolve_backbone(backbone):
 
     Registered names, loaded models and timm names are found as such; a
     sentence-transformers model that is not registered is named by its path
-    or its full Hugging Face name (``"org/name"``).
+    or its full Hugging Face name (``"org/name"``), so that an unknown bare
+    name gets the image registry's close names, not a Hub look-up.
     """
     try:
         return backbones.resolve(backbone, modality="image")
-    except (UnknownBackboneError, TypeError, ValueError) as error:
-        reads_text = isinstance(error, ValueError) and "reads text" in str(error)
-        if isinstance(backbone, str) and "/" not in backbone and not reads_text:
+    except AmbiguousBackboneError:
+        raise
+    except UnknownBackboneError:
+        name = os.fspath(backbone) if isinstance(backbone, (str, os.PathLike)) else ""
+        if "/" not in name and os.sep not in name and not os.path.exists(name):
             raise
-        try:
-            return backbones.resolve(backbone, modality="text")
-        except (UnknownBackboneError, TypeError, ValueError):
-            raise error from None
+    except (TypeError, ValueError):  # a text model, or a backbone of another modality
+        pass
+    return backbones.resolve(backbone, modality="text")
+
+
+# timm's BatchNormAct2d and the like subclass these.
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 class TransferModel(nn.Module):
@@ -75,7 +81,7 @@ class TransferModel(nn.Module):
         if mode:
             for module in self.body.modules():
                 frozen = not any(p.requires_grad for p in module.parameters(recurse=False))
-                if isinstance(module, _BatchNorm) and frozen:
+                if isinstance(module, BATCH_NORMS) and frozen:
                     module.eval()
         return self
 

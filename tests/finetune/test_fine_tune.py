@@ -16,7 +16,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
-from sktransfer import FineTuneClassifier, FineTuneRegressor, ImageLoadError
+from sktransfer import (
+    FineTuneClassifier,
+    FineTuneRegressor,
+    ImageLoadError,
+    UnknownBackboneError,
+)
 from sktransfer.backbones import BackboneSpec, ImagePreprocessing, SequentialBackbone
 
 
@@ -414,3 +419,10 @@ def test_text_fine_tuning_learns_and_freezes_by_transformer_block():
                  if p.requires_grad and ".encoder.layer." in n}  # fmt: skip
     assert trainable == {"5"}
     assert model.predict(["The midfielder signed a new contract."])[0] == "sport"
+
+
+def test_an_unknown_backbone_lists_close_names_before_any_work(images):
+    model = FineTuneClassifier("resnet5O", device="cpu")
+    with pytest.raises(UnknownBackboneError, match="Did you mean: resnet50"):
+        model.fit(*images)
+    assert not model.initialized_
