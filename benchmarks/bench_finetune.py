@@ -594,11 +594,11 @@ def main(argv=None):
     text.add_argument(
         "--text-contenders", type=names(TEXT_CONTENDERS), default=list(TEXT_CONTENDERS)
     )
-    text.add_argument("--words", type=int, default=128, help="each article's first words")
-    text.add_argument("--text-test-per-class", type=int, default=200)
+    text.add_argument("--words", type=int, default=64, help="each article's first words")
+    text.add_argument("--text-test-per-class", type=int, default=100)
     text.add_argument("--text-epochs", type=int, default=20)
-    text.add_argument("--text-lr", type=float, default=1e-2)
-    text.add_argument("--text-backbone-lr", default="0.01x")
+    text.add_argument("--text-lr", type=float, default=3e-3)
+    text.add_argument("--text-backbone-lr", default="0.03x")
     args = parser.parse_args(argv)
 
     import torch
