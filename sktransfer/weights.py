@@ -87,13 +87,18 @@ class WeightsSource:
     install: str | None = None
 
 
-def cache_dir():
-    """The sktransfer weights directory: ``$SKTRANSFER_HOME/weights``, else under XDG's cache."""
+def home():
+    """sktransfer's own directory: ``$SKTRANSFER_HOME``, else ``sktransfer`` under XDG's cache."""
     home = os.environ.get("SKTRANSFER_HOME")
     if home:
-        return Path(home).expanduser() / "weights"
+        return Path(home).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "sktransfer" / "weights"
+    return Path(xdg).expanduser() / "sktransfer"
+
+
+def cache_dir():
+    """The sktransfer weights directory: ``weights`` under :func:`home`."""
+    return home() / "weights"
 
 
 def torch_hub_dir():

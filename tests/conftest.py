@@ -40,10 +40,13 @@ def image_files(tmp_path, rgb_images):
 
 @pytest.fixture(autouse=True)
 def isolated_caches(tmp_path_factory, monkeypatch):
-    """Weight caches point at empty folders, so no test sees another's files."""
+    """Weight caches point at empty folders, so no test sees another's files or models."""
+    from sktransfer.encoders import clear_model_cache
+
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("SKTRANSFER_HOME", str(home / "sktransfer"))
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    clear_model_cache()  # a model loaded by an earlier test came from its folders
 
 
 @pytest.fixture

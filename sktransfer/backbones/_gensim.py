@@ -23,8 +23,6 @@ import gzip
 import importlib.util
 import os
 import sys
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -162,8 +160,7 @@ def _build(name, source, weights="default"):
         raise ValueError("word vectors have no random initialisation; use weights='default'")
     if weights != "default":
         return load_vectors(weights)
-    path = weights_module.fetch(source, backbone=name)
-    return shared(("path", str(path)), lambda: _load(path))
+    return _load(weights_module.fetch(source, backbone=name))
 
 
 # -- local files -------------------------------------------------------------------------
@@ -249,39 +246,6 @@ def load_vectors(path):
 
 # -- vectors shared by the encoders of a process ------------------------------------------
 
-_SHARED_SIZE = 2  # the most recently used vectors kept loaded
-_shared = OrderedDict()
-_shared_lock = threading.Lock()
-
-
-def shared(key, load):
-    """The vectors loaded under ``key``, loaded once per process and read-only.
-
-    A grid search fits many encoders over the same vectors: they share one copy
-    (the two most recently used are kept), which nobody may modify in place.
-    """
-    with _shared_lock:
-        if key in _shared:
-            _shared.move_to_end(key)
-            return _shared[key]
-    kv = load()
-    vectors = getattr(kv, "vectors", None)
-    if isinstance(vectors, np.ndarray):
-        vectors.setflags(write=False)
-    with _shared_lock:
-        _shared[key] = kv
-        _shared.move_to_end(key)
-        while len(_shared) > _SHARED_SIZE:
-            _shared.popitem(last=False)
-    return kv
-
-
-def clear_shared():
-    """Forget the word vectors shared by the encoders of this process."""
-    with _shared_lock:
-        _shared.clear()
-
-
 # -- what a user may pass instead of a registered name -----------------------------------
 
 _VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".gz", ".kv", ".model", ".w2v", ".glove")
@@ -299,8 +263,7 @@ def _loaded(kv):
 def _file_build(path, weights="default"):
     if weights != "default":
         return load_vectors(weights)
-    stat = os.stat(path)
-    return shared(("file", path, stat.st_mtime_ns, stat.st_size), lambda: load_vectors(path))
+    return load_vectors(path)
 
 
 def spec_for(vectors):

@@ -1,8 +1,14 @@
 """Pre-trained encoders as scikit-learn transformers."""
 
-from ._base import BaseEncoder
+from ._base import BaseEncoder, clear_model_cache
 from ._image import ImageEncoder
 from ._sentence import SentenceEncoder
 from ._words import WordVectorEncoder
 
-__all__ = ["BaseEncoder", "ImageEncoder", "SentenceEncoder", "WordVectorEncoder"]
+__all__ = [
+    "BaseEncoder",
+    "ImageEncoder",
+    "SentenceEncoder",
+    "WordVectorEncoder",
+    "clear_model_cache",
+]

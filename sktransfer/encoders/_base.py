@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import copy
+import functools
+import json
+import os
 import warnings
+import weakref
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import validate_params
+from .._params import BOOLEAN, NONE, PATH, InstanceOf, validate_params
+from ..cache import EmbeddingCache, digest, resolve_cache
+
+CACHE_CONSTRAINT = [NONE, BOOLEAN, PATH, InstanceOf(EmbeddingCache, "an EmbeddingCache")]
 
 
 def resolve_device(device):
@@ -50,12 +57,17 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     - ``_load(self)``: build the model and set every other fitted attribute;
       returns the model, which ``fit`` stores as ``model_``;
-    - ``_encode(self, X)``: the one place where samples are encoded, in batches;
-      returns float32 ``(n_samples, n_features_out_)``;
+    - ``_check_samples(self, X)``: ``X`` checked, as a list or an array of samples;
+    - ``_sample_keys(self, samples)``: a content digest (str) per sample;
+    - ``_encode(self, samples, positions)``: the one place where samples are
+      encoded, in batches; returns float32 ``(len(samples), n_features_out_)``;
+      ``positions`` are their indices in ``X``, for error messages;
     - ``_fingerprint(self)``: the parameters that change the output (for caching;
-      never batch size, device or verbosity);
+      never batch size, device or verbosity; the weights are digested here);
 
-    and declare ``_parameter_constraints``, checked at the start of ``fit``.
+    and declare ``_parameter_constraints``, checked at the start of ``fit``, and a
+    ``cache`` parameter. ``transform`` encodes each distinct sample once, and only
+    those the cache lacks.
     """
 
     _parameter_constraints: dict = {}
@@ -79,8 +91,32 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             The fitted encoder, with ``model_`` and ``n_features_out_`` set.
         """
         validate_params(self)
-        self.model_ = self._load()
+        self.model_ = self._shared_load()
         return self
+
+    def _shared_load(self):
+        """``self._load()``, shared with every encoder of this process that loads the same.
+
+        Folds and search candidates clone the encoder and fit each clone: they
+        find the model the first one loaded (a few models are kept). Fitted
+        encoders only read their models, so sharing one is safe.
+        """
+        key = self._model_key()
+        if key is None:
+            return self._load()
+        key = tuple((k, os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in key)
+        stamps = tuple(_file_stamp(v) for _, v in key)
+        model, fitted = _load_shared(type(self), key, stamps)
+        vars(self).update(fitted)
+        return model
+
+    def _model_key(self):
+        """The parameters ``_load`` reads, as sorted (name, value) pairs; None: not shared.
+
+        Only names and paths are shared (a path with its size and time), never a
+        loaded object, nor a random initialisation.
+        """
+        return None
 
     def transform(self, X):
         """Encode ``X`` into one float32 feature vector per sample.
@@ -104,8 +140,50 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             ``fit`` has not been called.
         """
         check_is_fitted(self, "model_")
-        features = self._encode(X)
-        return np.ascontiguousarray(features, dtype=np.float32)
+        return self._features(self._check_samples(X))
+
+    def _features(self, samples):
+        """Features of checked samples: each distinct one encoded once, cached ones read."""
+        keys = self._sample_keys(samples)
+        rows = {}  # a sample's key -> its row among the distinct samples
+        inverse = np.fromiter((rows.setdefault(k, len(rows)) for k in keys), np.intp, len(keys))
+        first = np.empty(len(rows), dtype=np.intp)
+        first[inverse[::-1]] = np.arange(len(keys) - 1, -1, -1)  # first position of each
+        distinct = list(rows)
+        features = np.empty((len(distinct), self.n_features_out_), dtype=np.float32)
+        todo = np.arange(len(distinct))
+        cache = resolve_cache(self.cache)
+        if cache is not None:
+            fingerprint, description = self._cache_fingerprint()
+            found = cache.lookup(fingerprint, distinct, self.n_features_out_)
+            if found:
+                features[list(found)] = np.stack(list(found.values()))
+                todo = np.setdiff1d(todo, list(found))
+        if len(todo):
+            positions = first[todo]
+            if isinstance(samples, np.ndarray):
+                subset = samples if len(todo) == len(samples) else samples[positions]
+            else:
+                subset = [samples[i] for i in positions]
+            encoded = np.asarray(self._encode(subset, positions), dtype=np.float32)
+            features[todo] = encoded
+            if cache is not None:
+                cache.store(fingerprint, [distinct[i] for i in todo], encoded, description)
+        return features if len(distinct) == len(keys) else features[inverse]
+
+    def _cache_fingerprint(self):
+        """A digest of everything that changes the output, and its readable form."""
+        from .. import __version__
+
+        description = {
+            "encoder": type(self).__name__,
+            "sktransfer": __version__,
+            "n_features": int(self.n_features_out_),
+            **self._fingerprint(),
+            "model_digest": model_digest(self.model_),
+        }
+        text = json.dumps(description, sort_keys=True, default=str)
+        return digest(text.encode()), description
 
     @property
     def _n_features_out(self):
@@ -135,6 +213,67 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             if first is not None and first.device != device:
                 model.to(device)
         return model
+
+
+@functools.lru_cache(maxsize=4)
+def _load_shared(cls, key, stamps):
+    # ``stamps`` is part of the key only: a weights file rewritten is loaded anew.
+    encoder = cls(**dict(key))
+    model = encoder._load()
+    return model, {k: v for k, v in vars(encoder).items() if k.endswith("_")}
+
+
+def clear_model_cache():
+    """Forget the models shared between the encoders of this process."""
+    _load_shared.cache_clear()
+
+
+def _file_stamp(value):
+    """(size, modification time) of an existing file named by ``value``, else None."""
+    if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+        stat = os.stat(value)
+        return stat.st_size, stat.st_mtime_ns
+    return None
+
+
+_MODEL_DIGESTS = weakref.WeakKeyDictionary()
+
+
+def model_digest(model):
+    """A digest of a loaded model's weights, computed once per model object.
+
+    A torch module is digested through its state dict; word vectors (gensim's
+    ``KeyedVectors``) through their vectors and words. Fitted encoders never
+    change their models, so the digest stays valid for the object's lifetime.
+    """
+    try:
+        return _MODEL_DIGESTS[model]
+    except (KeyError, TypeError):
+        pass
+    parts = []
+    if _is_torch_module(model):
+        import torch
+
+        for name, tensor in model.state_dict().items():
+            tensor = tensor.detach().to("cpu").contiguous()
+            parts += [name.encode(), str(tensor.dtype).encode(), str(tuple(tensor.shape)).encode()]
+            parts.append(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif hasattr(model, "vectors") and hasattr(model, "index_to_key"):
+        parts.append(np.ascontiguousarray(model.vectors).tobytes())
+        parts.append("\n".join(map(str, model.index_to_key)).encode("utf-8", "surrogatepass"))
+    else:
+        raise TypeError(f"cannot digest a {type(model).__name__} model for the cache")
+    value = digest(*parts)
+    try:
+        _MODEL_DIGESTS[model] = value
+    except TypeError:  # an object that takes no weak reference is digested each time
+        pass
+    return value
+
+
+def text_keys(texts):
+    """A content digest per text (lone surrogates included)."""
+    return [digest(t.encode("utf-8", "surrogatepass")) for t in texts]
 
 
 def _is_torch_module(obj):

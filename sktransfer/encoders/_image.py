@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+from PIL import Image
 
 from .. import backbones
 from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options
+from ..cache import digest
 from ..data import check_images, read_image
-from ._base import BaseEncoder, progress, resolve_device
+from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, resolve_device
 
 POOLINGS = ("auto", "avg", "max", "flatten", "cls")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -61,6 +65,13 @@ class ImageEncoder(BaseEncoder):
     num_workers : int, default=0
         Worker processes decoding and resizing images (a torch DataLoader);
         0 does it in this process.
+    cache : bool, path or EmbeddingCache, default=None
+        Keep each image's features on disk and encode only the images not
+        seen before (see :class:`~sktransfer.cache.EmbeddingCache`): a
+        directory, ``True`` for the user cache directory, or a cache object.
+        Images are known by their content (a file's bytes, an array's
+        pixels), the encoder by everything that changes its output. Within one
+        call, repeated images are encoded once even without a cache.
     verbose : bool, default=False
         Show a tqdm progress bar while encoding.
 
@@ -96,6 +107,7 @@ class ImageEncoder(BaseEncoder):
         "device": [Device()],
         "precision": [Options(*PRECISIONS)],
         "num_workers": [Interval(int, 0)],
+        "cache": CACHE_CONSTRAINT,
         "verbose": [BOOLEAN],
     }
 
@@ -110,6 +122,7 @@ class ImageEncoder(BaseEncoder):
         device="auto",
         precision="float32",
         num_workers=0,
+        cache=None,
         verbose=False,
     ):
         self.backbone = backbone
@@ -120,9 +133,17 @@ class ImageEncoder(BaseEncoder):
         self.device = device
         self.precision = precision
         self.num_workers = num_workers
+        self.cache = cache
         self.verbose = verbose
 
     # -- loading -----------------------------------------------------------------------
+
+    def _model_key(self):
+        shareable = (str, os.PathLike)
+        if not isinstance(self.backbone, shareable) or self.weights is None:
+            return None
+        params = ("backbone", "weights", "pooling", "layer")
+        return tuple((k, getattr(self, k)) for k in params)
 
     def _load(self):
         import torch
@@ -147,16 +168,28 @@ class ImageEncoder(BaseEncoder):
     # -- encoding ----------------------------------------------------------------------
 
     def _fingerprint(self):
-        params = self.get_params()
-        return {k: params[k] for k in ("backbone", "weights", "pooling", "layer", "precision")}
+        backbone = self.backbone
+        if not isinstance(backbone, (str, os.PathLike)):  # a loaded object: the digest tells
+            backbone = type(backbone).__name__
+        return {
+            "backbone": os.fspath(backbone),
+            "weights": self.weights if self.weights is None else os.fspath(self.weights),
+            "preprocessing": repr(self.preprocessing_),
+            **{k: getattr(self, k) for k in ("pooling", "layer", "precision")},
+        }
 
-    def _encode(self, X):
+    def _check_samples(self, X):
+        return check_images(X)
+
+    def _sample_keys(self, samples):
+        return [_image_key(item) for item in samples]
+
+    def _encode(self, items, positions):
         import torch
 
-        items = check_images(X)
         device = resolve_device(self.device)
         model = self._model_on(device)
-        loader = self._loader(items, device)
+        loader = self._loader(items, positions, device)
         mean, std = self._normalisation(device)
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
         start = 0
@@ -186,11 +219,11 @@ class ImageEncoder(BaseEncoder):
         std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1)
         return mean, std
 
-    def _loader(self, items, device):
+    def _loader(self, items, positions, device):
         from torch.utils.data import DataLoader
 
         return DataLoader(
-            _ImageDataset(items, self.preprocessing_),
+            _ImageDataset(items, self.preprocessing_, positions),
             batch_size=self._batch_size(device),
             shuffle=False,
             num_workers=self.num_workers,
@@ -226,10 +259,11 @@ class _ImageDataset:
     file opened with PIL, and its pixels as an array give identical features.
     """
 
-    def __init__(self, items, preprocessing):
+    def __init__(self, items, preprocessing, positions=None):
         from torchvision.transforms import InterpolationMode, v2
 
         self.items = items
+        self.positions = range(len(items)) if positions is None else positions
         steps = []
         if preprocessing.resize_size is not None:
             steps.append(
@@ -249,10 +283,21 @@ class _ImageDataset:
         import torch
         from torchvision.transforms.v2.functional import pil_to_tensor
 
-        image = read_image(self.items[index], index)
+        image = read_image(self.items[index], int(self.positions[index]))
         if isinstance(image, np.ndarray):
             tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
             tensor = tensor if tensor.dtype == torch.uint8 else tensor.float()
         else:
             tensor = pil_to_tensor(image)
         return self.transform(tensor)
+
+
+def _image_key(item):
+    """A digest of one image's content: a file's bytes, an array's or a PIL image's pixels."""
+    if isinstance(item, (str, os.PathLike)):
+        with open(item, "rb") as file:
+            return digest(b"file", file.read())
+    if isinstance(item, Image.Image):
+        return digest(b"pil", item.mode.encode(), str(item.size).encode(), item.tobytes())
+    array = np.ascontiguousarray(item)
+    return digest(b"array", array.dtype.str.encode(), str(array.shape).encode(), array.tobytes())

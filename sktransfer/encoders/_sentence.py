@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from .. import backbones
 from .._params import BOOLEAN, NONE, Device, InstanceOf, Interval
-from ._base import BaseEncoder, resolve_device
+from ._base import CACHE_CONSTRAINT, BaseEncoder, resolve_device, text_keys
 from ._text_input import check_texts
 
 
@@ -51,6 +49,11 @@ class SentenceEncoder(BaseEncoder):
         (e.g. ``"query: "`` for E5 models).
     device : str, default="auto"
         "auto" picks CUDA when present, else the CPU; or any torch device.
+    cache : bool, path or EmbeddingCache, default=None
+        Keep each text's features on disk and encode only the texts not seen
+        before (see :class:`~sktransfer.cache.EmbeddingCache`): a directory,
+        ``True`` for the user cache directory, or a cache object. Within one
+        call, repeated texts are encoded once even without a cache.
     verbose : bool, default=False
         Show a tqdm progress bar while encoding.
 
@@ -88,6 +91,7 @@ class SentenceEncoder(BaseEncoder):
         "max_seq_length": [NONE, Interval(int, 1)],
         "prompt": [NONE, InstanceOf(str, "a str")],
         "device": [Device()],
+        "cache": CACHE_CONSTRAINT,
         "verbose": [BOOLEAN],
     }
 
@@ -100,6 +104,7 @@ class SentenceEncoder(BaseEncoder):
         max_seq_length=None,
         prompt=None,
         device="auto",
+        cache=None,
         verbose=False,
     ):
         self.model = model
@@ -108,6 +113,7 @@ class SentenceEncoder(BaseEncoder):
         self.max_seq_length = max_seq_length
         self.prompt = prompt
         self.device = device
+        self.cache = cache
         self.verbose = verbose
 
     # -- loading -----------------------------------------------------------------------
@@ -154,7 +160,12 @@ class SentenceEncoder(BaseEncoder):
         super().fit(None, y)
         # Not self.transform(texts): with set_output("pandas"), the frame must
         # take the index of X, not of the list made from it.
-        return np.ascontiguousarray(self._encode(texts), dtype=np.float32)
+        return self._features(texts)
+
+    def _model_key(self):
+        if not isinstance(self.model, (str, os.PathLike)):
+            return None
+        return (("max_seq_length", self.max_seq_length), ("model", self.model))
 
     def _load(self):
         spec = backbones.resolve(self.model, modality="text")
@@ -188,8 +199,8 @@ class SentenceEncoder(BaseEncoder):
 
     def _fingerprint(self):
         model = self.model
-        if not isinstance(model, (str, os.PathLike)):
-            model = f"{type(model).__name__}@{id(model):x}"
+        if not isinstance(model, (str, os.PathLike)):  # a loaded object: the digest tells
+            model = type(model).__name__
         return {
             "model": os.fspath(model),
             "normalize": bool(self.normalize),
@@ -197,8 +208,13 @@ class SentenceEncoder(BaseEncoder):
             "prompt": self.prompt,
         }
 
-    def _encode(self, X):
-        texts = check_texts(X)
+    def _check_samples(self, X):
+        return check_texts(X)
+
+    def _sample_keys(self, samples):
+        return text_keys(samples)
+
+    def _encode(self, texts, positions):
         device = resolve_device(self.device)
         model = self._model_on(device)
         if self.max_seq_length is not None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backbones
 from .._params import BOOLEAN, CALLABLE, NONE, InstanceOf, Interval, Options, validate_params
-from ._base import BaseEncoder, progress
+from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, text_keys
 from ._text_input import check_texts
 from ._word_analyzer import TOKEN_PATTERN, build_analyzer, count_words
 from ._word_pooling import (
@@ -82,6 +82,11 @@ class WordVectorEncoder(BaseEncoder):
         The ``a`` of the SIF weights (only used by ``pooling="sif"``).
     batch_size : int, default=1024
         Texts pooled at a time (bounds the memory "max" and "minmax" use).
+    cache : bool, path or EmbeddingCache, default=None
+        Keep each text's features on disk and encode only the texts not seen
+        before (see :class:`~sktransfer.cache.EmbeddingCache`): a directory,
+        ``True`` for the user cache directory, or a cache object. Within one
+        call, repeated texts are encoded once even without a cache.
     verbose : bool, default=False
         Show a tqdm progress bar while encoding.
 
@@ -138,6 +143,7 @@ class WordVectorEncoder(BaseEncoder):
         "tokenizer": [NONE, CALLABLE],
         "sif_alpha": [Interval(float, 0, low_open=True)],
         "batch_size": [Interval(int, 1)],
+        "cache": CACHE_CONSTRAINT,
         "verbose": [BOOLEAN],
     }
 
@@ -151,6 +157,7 @@ class WordVectorEncoder(BaseEncoder):
         tokenizer=None,
         sif_alpha=1e-3,
         batch_size=1024,
+        cache=None,
         verbose=False,
     ):
         self.vectors = vectors
@@ -160,6 +167,7 @@ class WordVectorEncoder(BaseEncoder):
         self.tokenizer = tokenizer
         self.sif_alpha = sif_alpha
         self.batch_size = batch_size
+        self.cache = cache
         self.verbose = verbose
 
     def fit(self, X=None, y=None):
@@ -186,7 +194,9 @@ class WordVectorEncoder(BaseEncoder):
                 f"pooling={self.pooling!r} learns word statistics in fit: pass the training "
                 "texts, fit(X)"
             )
-        self.model_ = self._load()
+        self.model_ = self._shared_load()
+        size = int(self.model_.vector_size)
+        self.n_features_out_ = 2 * size if self.pooling == "minmax" else size
         self.word_weights_ = None
         self.components_ = None
         if texts is None:
@@ -230,12 +240,17 @@ class WordVectorEncoder(BaseEncoder):
         self.fit(texts, y)
         # Not self.transform(texts): with set_output("pandas"), the frame must
         # take the index of X, not of the list made from it.
-        return np.ascontiguousarray(self._encode(texts), dtype=np.float32)
+        return self._features(texts)
+
+    def _model_key(self):
+        if not isinstance(self.vectors, (str, os.PathLike)):
+            return None
+        return (("vectors", self.vectors),)
 
     def _load(self):
         kv = backbones.resolve(self.vectors, modality="words").build("default")
-        size = int(kv.vector_size)
-        self.n_features_out_ = 2 * size if self.pooling == "minmax" else size
+        if isinstance(getattr(kv, "vectors", None), np.ndarray):
+            kv.vectors.setflags(write=False)  # shared by the encoders of this process
         return kv
 
     def _analyzer(self):
@@ -248,8 +263,13 @@ class WordVectorEncoder(BaseEncoder):
     def _pool(self, counts):
         return pool(counts, self.model_.vectors, self.pooling, self.word_weights_)
 
-    def _encode(self, X):
-        texts = check_texts(X)
+    def _check_samples(self, X):
+        return check_texts(X)
+
+    def _sample_keys(self, samples):
+        return text_keys(samples)
+
+    def _encode(self, texts, positions):
         analyze = self._analyzer()
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
         size = int(self.batch_size)
@@ -265,8 +285,8 @@ class WordVectorEncoder(BaseEncoder):
 
     def _fingerprint(self):
         vectors = self.vectors
-        if not isinstance(vectors, (str, os.PathLike)):
-            vectors = f"{type(vectors).__name__}@{id(vectors):x}"
+        if not isinstance(vectors, (str, os.PathLike)):  # a loaded object: the digest tells
+            vectors = type(vectors).__name__
         tokenizer = self.tokenizer
         if tokenizer is not None:
             module = getattr(tokenizer, "__module__", None) or ""
