@@ -26,6 +26,49 @@ def _backbones(args):
     return 0
 
 
+def _cache_info(args):
+    from .cache import EmbeddingCache
+
+    cache = EmbeddingCache(args.dir)
+    entries = cache.info()
+    print(f"{cache.path}: {len(entries)} encoder fingerprints, {_size(cache.volume())} on disk")
+    for entry in entries:
+        described = ", ".join(
+            f"{k}={entry[k]}"
+            for k in ("backbone", "model", "vectors", "pooling", "layer", "precision")
+            if entry.get(k) is not None
+        )
+        print(
+            f"  {entry['fingerprint'][:12]}  {entry.get('encoder', '?'):<17} "
+            f"{entry['entries']:>8} samples  {_size(entry['bytes']):>9}  {described}"
+        )
+    return 0
+
+
+def _cache_clear(args):
+    from .cache import EmbeddingCache
+
+    cache = EmbeddingCache(args.dir)
+    if not args.fingerprint:
+        print(f"removed {cache.clear()} entries from {cache.path}")
+        return 0
+    fingerprints = [entry["fingerprint"] for entry in cache.info()]
+    matches = [f for f in fingerprints if f.startswith(args.fingerprint)]
+    if len(matches) != 1:
+        problem = "no fingerprint starts" if not matches else f"{len(matches)} fingerprints start"
+        print(f"{problem} with {args.fingerprint!r} (see 'sktransfer cache info')", file=sys.stderr)
+        return 1
+    print(f"removed {cache.clear(matches[0])} entries from {cache.path}")
+    return 0
+
+
+def _size(n_bytes):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n_bytes < 1024 or unit == "GiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="sktransfer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +85,19 @@ def build_parser():
         help="also show feature dimension and layer groups (builds each architecture, slow)",
     )
     listing.set_defaults(run=_backbones)
+
+    cache = commands.add_parser("cache", help="the embedding cache: what it holds, or clear it")
+    actions = cache.add_subparsers(dest="action", required=True)
+    info = actions.add_parser("info", help="size, and samples per encoder fingerprint")
+    clear = actions.add_parser("clear", help="remove every entry, or one fingerprint's")
+    clear.add_argument(
+        "fingerprint", nargs="?", help="only this fingerprint, or its first characters ('info')"
+    )
+    for action, run in ((info, _cache_info), (clear, _cache_clear)):
+        action.add_argument(
+            "--dir", help="the cache directory (default: embeddings under $SKTRANSFER_HOME)"
+        )
+        action.set_defaults(run=run)
     return parser
 
 
