@@ -111,7 +111,7 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return model
 
     def _model_key(self):
-        """The parameters ``_load`` reads, as sorted (name, value) pairs; None: not shared.
+        """What ``_load`` reads, as (name, value) pairs in a fixed order; None: not shared.
 
         Only names and paths are shared (a path with its size and time), never a
         loaded object, nor a random initialisation.
