@@ -271,9 +271,14 @@ def model_digest(model):
     return value
 
 
-def text_keys(texts):
-    """A content digest per text (lone surrogates included)."""
-    return [digest(t.encode("utf-8", "surrogatepass")) for t in texts]
+def source_name(value):
+    """A model named by a name or a path, as str; a loaded object by its type.
+
+    Loaded objects are told apart in a fingerprint by their weights' digest.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    return type(value).__name__
 
 
 def _is_torch_module(obj):

@@ -11,7 +11,7 @@ from .. import backbones
 from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options
 from ..cache import digest
 from ..data import check_images, read_image
-from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, resolve_device
+from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, resolve_device, source_name
 
 POOLINGS = ("auto", "avg", "max", "flatten", "cls")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -168,11 +168,8 @@ class ImageEncoder(BaseEncoder):
     # -- encoding ----------------------------------------------------------------------
 
     def _fingerprint(self):
-        backbone = self.backbone
-        if not isinstance(backbone, (str, os.PathLike)):  # a loaded object: the digest tells
-            backbone = type(backbone).__name__
         return {
-            "backbone": os.fspath(backbone),
+            "backbone": source_name(self.backbone),
             "weights": self.weights if self.weights is None else os.fspath(self.weights),
             "preprocessing": repr(self.preprocessing_),
             **{k: getattr(self, k) for k in ("pooling", "layer", "precision")},

@@ -6,11 +6,11 @@ import os
 
 from .. import backbones
 from .._params import BOOLEAN, NONE, Device, InstanceOf, Interval
-from ._base import CACHE_CONSTRAINT, BaseEncoder, resolve_device, text_keys
-from ._text_input import check_texts
+from ._base import CACHE_CONSTRAINT, BaseEncoder, resolve_device, source_name
+from ._text_input import TextInput, check_texts
 
 
-class SentenceEncoder(BaseEncoder):
+class SentenceEncoder(TextInput, BaseEncoder):
     """Sentence embeddings from a pre-trained sentence-transformers model.
 
     Each text becomes one float32 vector (the model's pooled output), computed
@@ -198,21 +198,12 @@ class SentenceEncoder(BaseEncoder):
     # -- encoding ----------------------------------------------------------------------
 
     def _fingerprint(self):
-        model = self.model
-        if not isinstance(model, (str, os.PathLike)):  # a loaded object: the digest tells
-            model = type(model).__name__
         return {
-            "model": os.fspath(model),
+            "model": source_name(self.model),
             "normalize": bool(self.normalize),
             "max_seq_length": self.max_seq_length,
             "prompt": self.prompt,
         }
-
-    def _check_samples(self, X):
-        return check_texts(X)
-
-    def _sample_keys(self, samples):
-        return text_keys(samples)
 
     def _encode(self, texts, positions):
         device = resolve_device(self.device)

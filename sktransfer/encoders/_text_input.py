@@ -8,6 +8,17 @@ import numbers
 import numpy as np
 
 from .._columns import single_column
+from ..cache import digest
+
+
+class TextInput:
+    """What the text encoders read: checked texts, each known by its content."""
+
+    def _check_samples(self, X):
+        return check_texts(X)
+
+    def _sample_keys(self, samples):
+        return [digest(t.encode("utf-8", "surrogatepass")) for t in samples]  # lone surrogates too
 
 
 def _is_missing(item):

@@ -9,8 +9,8 @@ import numpy as np
 
 from .. import backbones
 from .._params import BOOLEAN, CALLABLE, NONE, InstanceOf, Interval, Options, validate_params
-from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, text_keys
-from ._text_input import check_texts
+from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, source_name
+from ._text_input import TextInput, check_texts
 from ._word_analyzer import TOKEN_PATTERN, build_analyzer, count_words
 from ._word_pooling import (
     POOLINGS,
@@ -22,7 +22,7 @@ from ._word_pooling import (
 )
 
 
-class WordVectorEncoder(BaseEncoder):
+class WordVectorEncoder(TextInput, BaseEncoder):
     """Text features from pre-trained word vectors (GloVe, word2vec, FastText), pooled.
 
     Each text is tokenised as scikit-learn's ``CountVectorizer`` does it
@@ -263,12 +263,6 @@ class WordVectorEncoder(BaseEncoder):
     def _pool(self, counts):
         return pool(counts, self.model_.vectors, self.pooling, self.word_weights_)
 
-    def _check_samples(self, X):
-        return check_texts(X)
-
-    def _sample_keys(self, samples):
-        return text_keys(samples)
-
     def _encode(self, texts, positions):
         analyze = self._analyzer()
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
@@ -284,15 +278,12 @@ class WordVectorEncoder(BaseEncoder):
         return out
 
     def _fingerprint(self):
-        vectors = self.vectors
-        if not isinstance(vectors, (str, os.PathLike)):  # a loaded object: the digest tells
-            vectors = type(vectors).__name__
         tokenizer = self.tokenizer
         if tokenizer is not None:
             module = getattr(tokenizer, "__module__", None) or ""
             tokenizer = f"{module}.{getattr(tokenizer, '__qualname__', repr(tokenizer))}"
         fingerprint = {
-            "vectors": os.fspath(vectors),
+            "vectors": source_name(self.vectors),
             "pooling": self.pooling,
             "lowercase": bool(self.lowercase),
             "token_pattern": self.token_pattern if tokenizer is None else None,
