@@ -299,6 +299,25 @@ def describe_history(clf):
     return len(history), statistics.median(durations), kept["valid_acc"]
 
 
+# -- reporting -------------------------------------------------------------------------------
+
+
+def print_run(seed, name, accuracy, fit_s, predict_s, extra):
+    """One contender's line for one seed, as it finishes."""
+    print(
+        f"  seed {seed} {name:<12} acc {accuracy:.4f}  fit {fit_s:7.1f} s  "
+        f"predict {predict_s:6.1f} s  {extra}",
+        flush=True,
+    )
+
+
+def mean_spread(values):
+    """The mean, with the standard deviation when there is more than one value."""
+    values = list(values)
+    spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.3f}{spread}"
+
+
 # -- part 1: image ---------------------------------------------------------------------------
 
 
@@ -351,22 +370,16 @@ def part_image(args):
             predict_s = time.perf_counter() - start
             accuracy = float(np.mean(predicted == test_labels))
             results[name].append((accuracy, fit_s, predict_s, valid))
-            print(
-                f"  seed {seed} {name:<12} acc {accuracy:.4f}  fit {fit_s:7.1f} s  "
-                f"predict {predict_s:6.1f} s  {extra}",
-                flush=True,
-            )
+            print_run(seed, name, accuracy, fit_s, predict_s, extra)
     print()
     print("| contender | seeds | test accuracy | valid acc | fit s | test predict s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, runs in results.items():
-        acc = [r[0] for r in runs]
-        spread = f" ± {statistics.stdev(acc):.3f}" if len(acc) > 1 else ""
         fit = statistics.median(r[1] for r in runs)
         pred = statistics.median(r[2] for r in runs)
         valid = statistics.mean(r[3] for r in runs)
         print(
-            f"| {label(name)} | {len(acc)} | {statistics.mean(acc):.3f}{spread} | "
+            f"| {label(name)} | {len(runs)} | {mean_spread(r[0] for r in runs)} | "
             f"{'' if valid != valid else f'{valid:.3f}'} | {fit:.0f} | {pred:.0f} |"
         )
 
@@ -536,24 +549,18 @@ def part_text(args):
             predict_s = time.perf_counter() - start
             accuracy = float(np.mean(predicted == labels[test]))
             results[name].append((accuracy, fit_s, predict_s))
-            print(
-                f"  seed {seed} {name:<10} acc {accuracy:.4f}  fit {fit_s:6.1f} s  "
-                f"predict {predict_s:6.1f} s  {extra}",
-                flush=True,
-            )
+            print_run(seed, name, accuracy, fit_s, predict_s, extra)
     print()
     print("| contender | seeds | accuracy | fit s | test predict s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, runs in results.items():
-        acc = [r[0] for r in runs]
-        spread = f" ± {statistics.stdev(acc):.3f}" if len(acc) > 1 else ""
         title = (
             "SentenceEncoder + LogisticRegression (probe)"
             if name == "probe"
             else f'FineTuneClassifier, freeze="{name}"'
         )
         print(
-            f"| {title} | {len(acc)} | {statistics.mean(acc):.3f}{spread} | "
+            f"| {title} | {len(runs)} | {mean_spread(r[0] for r in runs)} | "
             f"{statistics.median(r[1] for r in runs):.0f} | "
             f"{statistics.median(r[2] for r in runs):.0f} |"
         )
