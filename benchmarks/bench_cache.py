@@ -18,6 +18,15 @@ Parts, each run on its own with ``--part``:
     went through the backbone (counted). The three searches must agree on
     ``best_params_``.
 
+``prefix``
+    ``FineTuneClassifier(freeze=...)`` on ``--n`` Fashion-MNIST images for
+    ``--epochs`` epochs, with the frozen part's outputs computed once per fit
+    (the default without augmentation) and without (an identity augmentation,
+    which makes every epoch run the whole network and changes no pixel), for
+    "backbone" and "last:1"; and the head alone (``HeadClassifier``) fitted on
+    features encoded beforehand. Reported: the mean epoch time, the one-off
+    cost before the first epoch, and the epoch-time ratio.
+
 ``memory``
     Peak resident memory (RSS) of a fresh process encoding ``--paths`` image
     files (Fashion-MNIST written as PNG files once, to ``--workdir``) with
@@ -27,6 +36,7 @@ Parts, each run on its own with ``--part``:
 Run by hand, from the repository root (not part of the tests)::
 
     python benchmarks/bench_cache.py --part search --n 1000
+    python benchmarks/bench_cache.py --part prefix --n 500 --epochs 3
     python benchmarks/bench_cache.py --part memory --paths 2000,20000
 """
 
@@ -120,7 +130,51 @@ def part_search(args):
         print("WARNING: the searches disagree on best_params_")
 
 
-# -- part 2: memory --------------------------------------------------------------------------
+# -- part 2: frozen-prefix caching in fine-tuning ---------------------------------------------
+
+
+def timed_fit(model, X, y):
+    """(mean epoch seconds, seconds of the fit outside its epochs) of ``model.fit(X, y)``."""
+    start = time.perf_counter()
+    model.fit(X, y)
+    total = time.perf_counter() - start
+    epochs = list(getattr(model, "net_", model).history_[:, "dur"])  # a head estimator's net_
+    return sum(epochs) / len(epochs), total - sum(epochs)
+
+
+def part_prefix(args):
+    from sktransfer import FineTuneClassifier, HeadClassifier, ImageEncoder
+
+    X, y = fashion(args.n)
+    common = dict(max_epochs=args.epochs, batch_size=32, validation=None, device="cpu",
+                  random_state=0)  # fmt: skip
+    rows = []
+    for freeze in ("backbone", "last:1"):
+        for cached in (True, False):
+            augment = "none" if cached else (lambda image: image)
+            model = FineTuneClassifier(freeze=freeze, augment=augment, **common)
+            epoch, outside = timed_fit(model, X, y)
+            rows.append((f'`freeze="{freeze}"`', cached, epoch, outside))
+            print(f"  {freeze} cached={cached}: {epoch:.2f} s per epoch, {outside:.1f} s outside",
+                  flush=True)  # fmt: skip
+    start = time.perf_counter()
+    features = ImageEncoder(device="cpu").fit_transform(X)
+    encode = time.perf_counter() - start
+    head = HeadClassifier(max_epochs=args.epochs, batch_size=32, device="cpu", random_state=0)
+    epoch, outside = timed_fit(head, features, y)
+    rows.append(("`HeadClassifier` on encoded features", True, epoch, outside + encode))
+    print()
+    print(f"Fine-tuning EfficientNet-Lite0, {len(X)} images, {args.epochs} epochs, batch 32")
+    print("| contender | frozen part | s per epoch | s before the epochs | epoch ratio |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    uncached = {name: epoch for name, cached, epoch, _ in rows if not cached}
+    for name, cached, epoch, outside in rows:
+        how = "once per fit" if cached else "every epoch"
+        ratio = f"{uncached[name] / epoch:.1f}x faster" if cached and name in uncached else ""
+        print(f"| {name} | {how} | {epoch:.2f} | {outside:.1f} | {ratio} |")
+
+
+# -- part 3: memory --------------------------------------------------------------------------
 
 
 def write_pngs(workdir, n):
@@ -171,8 +225,9 @@ def part_memory(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("search", "memory"), required=True)
-    parser.add_argument("--n", type=int, default=1000, help="search: images")
+    parser.add_argument("--part", choices=("search", "prefix", "memory"), required=True)
+    parser.add_argument("--n", type=int, default=1000, help="search, prefix: images")
+    parser.add_argument("--epochs", type=int, default=3, help="prefix: epochs per fit")
     parser.add_argument(
         "--paths",
         type=lambda v: [int(x) for x in v.split(",")],
@@ -190,7 +245,7 @@ def main(argv=None):
         f"python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs "
         f"({torch.get_num_threads()} threads), {platform.machine()}"
     )
-    {"search": part_search, "memory": part_memory}[args.part](args)
+    {"search": part_search, "prefix": part_prefix, "memory": part_memory}[args.part](args)
 
 
 if __name__ == "__main__":

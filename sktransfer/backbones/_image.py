@@ -116,6 +116,21 @@ class ImageBackbone(nn.Module):
             groups.setdefault(name.split(".", 1)[0], []).append(name)
         return groups
 
+    def stages(self):
+        """The feature extractor as a chain of layer groups, where it is one.
+
+        Fine-tuning uses it to run only the groups that train, on the stored
+        outputs of the frozen ones before them.
+
+        Returns
+        -------
+        list of nn.Module or None
+            Modules, input to output, such that applying them in turn is
+            :meth:`forward_features`, and holding every parameter it uses;
+            None, the default, where the backbone does not say.
+        """
+        return None
+
     def layer_module(self, layer):
         """Return the module whose output ``layer`` names.
 
@@ -187,6 +202,9 @@ class SequentialBackbone(ImageBackbone):
         if self.pre_logits is None:
             return super().forward_head(x, pre_logits)
         return self.pre_logits(x)
+
+    def stages(self):
+        return [getattr(self, name) for name in self.group_names]
 
     def layer_groups(self):
         groups = super().layer_groups()

@@ -16,6 +16,8 @@ import functools
 import math
 from collections import OrderedDict
 
+from torch import nn
+
 from .. import weights as weights_module
 from ..weights import WeightsSource, hf_source
 from ._image import ImageBackbone
@@ -83,6 +85,26 @@ class TimmBackbone(ImageBackbone):
                 name = "stem" if index == 0 else "head" if index == len(groups) - 1 else ""
             named[name or f"group{index}"] = [f"model.{n}" for n in names]
         return named
+
+    def stages(self):
+        """List the stages of an EfficientNet (the default backbone's family).
+
+        timm has no public way to run a model from an inner layer, so the one
+        family whose ``forward_features`` is a plain chain (stem, each stage of
+        blocks, head) is listed here.
+
+        Returns
+        -------
+        list of nn.Module or None
+            The stages, input to output; None for the other models.
+        """
+        from timm.models.efficientnet import EfficientNet
+
+        model = self.model
+        if type(model) is not EfficientNet:
+            return None
+        stem, head = (model.conv_stem, model.bn1), (model.conv_head, model.bn2)
+        return [nn.Sequential(*stem), *model.blocks, nn.Sequential(*head)]
 
     def layer_module(self, layer):
         """Return the module of timm's model whose output ``layer`` names.

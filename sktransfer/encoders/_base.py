@@ -250,6 +250,16 @@ def model_digest(model):
         return _MODEL_DIGESTS[model]
     except (KeyError, TypeError):
         pass
+    value = weights_digest(model)
+    try:
+        _MODEL_DIGESTS[model] = value
+    except TypeError:  # an object that takes no weak reference is digested each time
+        pass
+    return value
+
+
+def weights_digest(model):
+    """A digest of a model's weights as they are now (see :func:`model_digest`)."""
     parts = []
     if _is_torch_module(model):
         import torch
@@ -263,12 +273,7 @@ def model_digest(model):
         parts.append("\n".join(map(str, model.index_to_key)).encode("utf-8", "surrogatepass"))
     else:
         raise TypeError(f"cannot digest a {type(model).__name__} model for the cache")
-    value = digest(*parts)
-    try:
-        _MODEL_DIGESTS[model] = value
-    except TypeError:  # an object that takes no weak reference is digested each time
-        pass
-    return value
+    return digest(*parts)
 
 
 def source_name(value):

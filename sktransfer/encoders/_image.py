@@ -179,7 +179,7 @@ class ImageEncoder(BaseEncoder):
         return check_images(X)
 
     def _sample_keys(self, samples):
-        return [_image_key(item) for item in samples]
+        return [image_key(item) for item in samples]
 
     def _encode(self, items, positions):
         import torch
@@ -289,7 +289,7 @@ class _ImageDataset:
         return self.transform(tensor)
 
 
-def _image_key(item):
+def image_key(item):
     """A digest of one image's content: a file's bytes, an array's or a PIL image's pixels."""
     if isinstance(item, (str, os.PathLike)):
         with open(item, "rb") as file:

@@ -53,11 +53,45 @@ class ImageFeatures(nn.Module):
         if self.pooling == "pre_logits":
             return self.backbone(x)
         out = self.backbone.forward_features(x) if self.layer is None else self._until_layer(x)
+        return self._pooled(out)
+
+    def _pooled(self, out):
+        if self.pooling == "pre_logits":
+            return self.backbone.forward_head(out, pre_logits=True)
         if self.pooling == "cls" and out.ndim != 3:
             raise ValueError(
                 "pooling='cls' needs a transformer's tokens; this output is a feature map"
             )
         return pool(out, self.pooling, self.backbone.num_prefix_tokens)
+
+    def stage_of(self, parameters):
+        """Index of the first backbone stage that uses any of ``parameters``.
+
+        The number of stages when none does (they are used after the stages,
+        in the pre-logits layers); None when the backbone is no chain of
+        stages (:meth:`ImageBackbone.stages`) or the features come from an
+        inner ``layer``.
+        """
+        stages = self.backbone.stages() if self.layer is None else None
+        if stages is None:
+            return None
+        wanted = {id(p) for p in parameters}
+        for index, stage in enumerate(stages):
+            if any(id(p) in wanted for p in stage.parameters()):
+                return index
+        return len(stages)
+
+    def forward_until(self, x, stop):
+        """The output of the backbone's stages before ``stop`` (see :meth:`stage_of`)."""
+        for stage in self.backbone.stages()[:stop]:
+            x = stage(x)
+        return x
+
+    def forward_from(self, x, start):
+        """The features, from the output of the stages before ``start``."""
+        for stage in self.backbone.stages()[start:]:
+            x = stage(x)
+        return self._pooled(x)
 
     def _until_layer(self, x):
         """The output of ``layer``: a forward hook captures it and ends the pass early.

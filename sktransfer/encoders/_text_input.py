@@ -18,7 +18,12 @@ class TextInput:
         return check_texts(X)
 
     def _sample_keys(self, samples):
-        return [digest(t.encode("utf-8", "surrogatepass")) for t in samples]  # lone surrogates too
+        return [text_key(t) for t in samples]
+
+
+def text_key(text):
+    """A digest of one text (lone surrogates included, as broken file names give)."""
+    return digest(text.encode("utf-8", "surrogatepass"))
 
 
 def _is_missing(item):

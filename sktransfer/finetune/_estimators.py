@@ -29,8 +29,9 @@ _PARAMETERS = """
         alone for E epochs, default 1, then one more group every E epochs,
         from the top); "lora" or "lora:R" (rank-R LoRA adapters, default 8, on
         the backbone's linear and dense convolution layers, through PEFT;
-        everything else frozen). Frozen BatchNorm layers stay in eval mode:
-        their running statistics never change. Which groups trained in each
+        everything else frozen). Frozen layers run in eval mode (no dropout),
+        and BatchNorm layers whose own parameters are frozen too: their
+        running statistics never change. Which groups trained in each
         epoch is in ``history_[:, "trainable_groups"]``.
     head : tuple of int, default=()
         Hidden layer sizes of the new head; () is a linear head.
@@ -73,6 +74,15 @@ _PARAMETERS = """
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" runs the forward passes under autocast: faster on GPUs and
         on CPUs with bfloat16 instructions, much slower on other CPUs.
+    cache : bool, path or EmbeddingCache, default=None
+        Where ``freeze`` leaves the first part of the backbone frozen for the
+        whole fit ("backbone", "last:K") and nothing is augmented, that part
+        runs once per fit, in eval mode, and each epoch trains the rest on its
+        stored outputs: with "backbone", an epoch costs about what fitting the
+        head on encoded features costs. A cache (a directory, ``True`` for the
+        user cache directory, or an :class:`~sktransfer.cache.EmbeddingCache`)
+        also keeps those outputs on disk per sample, for the next fit, fold or
+        search candidate that starts from the same weights.
     random_state : int, RandomState or None, default=None
         Seeds the head's initialisation, the shuffling, dropout, augmentation
         and the validation split: the same value gives the same model on the
@@ -160,6 +170,7 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         augment="none",
         device="auto",
         precision="float32",
+        cache=None,
         random_state=None,
         callbacks=None,
         warm_start=False,

@@ -9,7 +9,7 @@ import torch
 from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
 
 from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options, validate_params
-from ..encoders._base import resolve_device
+from ..encoders._base import CACHE_CONSTRAINT, resolve_device
 from ._freeze import Freeze
 from ._head import make_head
 from ._inputs import (
@@ -21,6 +21,7 @@ from ._inputs import (
     to_device,
 )
 from ._model import TransferModel, add_lora, layer_groups, resolve_backbone
+from ._prefix import frozen_outputs
 from ._training import (
     TRAINING_CONSTRAINTS,
     check_hidden,
@@ -49,6 +50,7 @@ class _FineTuner:
         "augment": [Options(*AUGMENTATIONS), InstanceOf(object, "a callable")],
         "device": [Device()],
         "precision": [Options("float32", "bfloat16")],
+        "cache": CACHE_CONSTRAINT,
         "warm_start": [BOOLEAN],
     }
 
@@ -72,6 +74,7 @@ class _FineTuner:
         augment="none",
         device="auto",
         precision="float32",
+        cache=None,
         random_state=None,
         callbacks=None,
         warm_start=False,
@@ -99,6 +102,7 @@ class _FineTuner:
         self.schedule = schedule
         self.augment = augment
         self.precision = precision
+        self.cache = cache
         self.random_state = random_state
 
     # -- checks --------------------------------------------------------------------------
@@ -222,6 +226,15 @@ class _FineTuner:
         y : ndarray, optional
             The checked targets.
         """
+
+    def fit_loop(self, X, y=None, **fit_params):
+        # Where the frozen part's outputs are the same in every epoch, they are
+        # computed once and the rest of the network trains on them.
+        outputs = frozen_outputs(self, X)
+        try:
+            return super().fit_loop(X if outputs is None else outputs, y, **fit_params)
+        finally:
+            self.module_.cut_at = None
 
     def initialize_module(self):
         # Build the backbone, put the head on, and apply ``freeze``.
@@ -361,12 +374,16 @@ class _FineTuner:
             params.setdefault("pin_memory", torch.device(self.device).type == "cuda")
         return params
 
-    def infer(self, x, **fit_params):
-        if self.modality_ == "text":
+    def _model_inputs(self, x):
+        """A batch as the module takes it (texts tokenised), on the device."""
+        if self.modality_ == "text" and not isinstance(x, dict):
             tokens = self.module_.body.preprocess(list(x))
             x = {k: v for k, v in tokens.items() if isinstance(v, torch.Tensor)}
+        return to_device(x, torch.device(self.device))
+
+    def infer(self, x, **fit_params):
+        x = self._model_inputs(x)
         device = torch.device(self.device)
-        x = to_device(x, device)
         enabled = self.precision == "bfloat16"
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
             out = super().infer(x, **fit_params)

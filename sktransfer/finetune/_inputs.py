@@ -87,6 +87,8 @@ def collate_samples(batch):
     samples, targets = zip(*batch)
     if isinstance(samples[0], torch.Tensor):
         samples = _collate(list(samples))
+    elif isinstance(samples[0], dict):  # the frozen part's outputs
+        samples = default_collate(list(samples))
     else:  # texts: an array, which skorch measures as one batch (a list of str is many)
         samples = np.array(samples, dtype=object)
     return samples, default_collate(list(targets))

@@ -60,28 +60,68 @@ class TransferModel(nn.Module):
         self.head = head
         self.groups = groups
         self.is_image = mean is not None
+        self.cut_at = None  # see ``cut``
         if self.is_image:
             self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
             self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, x=None, **tokens):
+    def forward(self, x=None, *, frozen=None, **tokens):
+        if frozen is not None:  # what ``frozen_output`` gave: only the part after the cut runs
+            return self.head(
+                frozen if self.cut_at == "body" else self.body.forward_from(frozen, self.cut_at)
+            )
         if self.is_image:
-            x = x.float().div(255.0) if x.dtype == torch.uint8 else x
-            x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-            return self.head(self.body(x))
+            return self.head(self.body(self._normalised(x)))
         return self.head(self.body(tokens)["sentence_embedding"])
 
-    def train(self, mode=True):
-        """Set training mode, keeping frozen BatchNorm layers in eval mode.
+    def _normalised(self, x):
+        x = x.float().div(255.0) if x.dtype == torch.uint8 else x
+        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
-        A BatchNorm layer whose parameters do not train keeps normalising with
-        its pre-trained running statistics, and never updates them.
+    def cut(self, n_last):
+        """Cut the body before its last ``n_last`` layer groups; False where it cannot be.
+
+        Afterwards :meth:`frozen_output` gives what the part before the cut
+        outputs, and ``forward(frozen=...)`` runs the rest from there. When that
+        part does not train, fine-tuning computes it once per fit. All of the
+        body can be cut off (``n_last=0``); an image body also where its
+        backbone is a chain of stages (:meth:`ImageBackbone.stages`).
+        """
+        if n_last == 0:
+            self.cut_at = "body"
+        elif self.is_image and n_last < len(self.groups):
+            names = {n for group in list(self.groups.values())[-n_last:] for n in group}
+            self.cut_at = self.body.stage_of(p for n, p in self.named_parameters() if n in names)
+        else:
+            self.cut_at = None
+        return self.cut_at not in (None, 0)
+
+    def frozen_output(self, x=None, **tokens):
+        """The output of the body's part before the cut, for a batch of inputs."""
+        if not self.is_image:
+            return self.body(tokens)["sentence_embedding"]
+        x = self._normalised(x)
+        return self.body(x) if self.cut_at == "body" else self.body.forward_until(x, self.cut_at)
+
+    def train(self, mode=True):
+        """Set training mode, keeping the frozen parts of the body in eval mode.
+
+        A frozen part computes what it computed before fine-tuning: a module
+        whose parameters all stay frozen runs in eval mode (no dropout), and a
+        BatchNorm layer whose own parameters are frozen keeps normalising with
+        its pre-trained running statistics, and never updates them. (So the
+        frozen part's outputs can be computed once, in eval mode, and reused.)
         """
         super().train(mode)
         if mode:
-            for module in self.body.modules():
-                frozen = not any(p.requires_grad for p in module.parameters(recurse=False))
-                if isinstance(module, BATCH_NORMS) and frozen:
+            for module in self.body.modules():  # parents come before their children
+                if not module.training:
+                    continue
+                own = not any(p.requires_grad for p in module.parameters(recurse=False))
+                parameters = list(module.parameters())
+                if (isinstance(module, BATCH_NORMS) and own) or (
+                    parameters and not any(p.requires_grad for p in parameters)
+                ):
                     module.eval()
         return self
 

@@ -93,6 +93,23 @@ def test_groups_name_their_module_and_can_be_cut_at():
         vit.layer_module("head")  # not timm's classifier, also called "head"
 
 
+@pytest.mark.parametrize("name", TINY)
+def test_stages_chain_into_the_features_for_efficientnets_only(name):
+    backbone = _backbone(name)
+    stages = backbone.stages()
+    if "efficientnet" not in name:
+        assert stages is None  # fine-tuning then caches only a wholly frozen backbone
+        return
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        chained = x
+        for stage in stages:
+            chained = stage(chained)
+        torch.testing.assert_close(chained, backbone.forward_features(x))
+    in_stages = {id(p) for stage in stages for p in stage.parameters()}
+    assert in_stages == {id(p) for p in backbone.parameters()}
+
+
 def test_a_group_in_the_head_is_taken_from_the_whole_forward_pass():
     # ConvNeXt's last group is the LayerNorm its classifier applies after pooling.
     backbone = _backbone("test_convnext.r160_in1k")

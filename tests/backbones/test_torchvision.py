@@ -89,6 +89,10 @@ def test_forward_is_what_the_last_classification_layer_receives(name, monkeypatc
         out = model(x)
         features = model.forward_features(x)
         torch.testing.assert_close(model.forward_head(features), out)
+        chained = x  # its stages in turn are its feature extractor (fine-tuning cuts there)
+        for stage in model.stages():
+            chained = stage(chained)
+        torch.testing.assert_close(chained, features)
     expected = captured["x"]
     if name.startswith("squeezenet"):  # documented exception: the map the conv reads, averaged
         assert expected.ndim == 4
