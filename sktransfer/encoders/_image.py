@@ -62,9 +62,14 @@ class ImageEncoder(BaseEncoder):
         instructions (EfficientNet-Lite0 on an AVX-512 BF16 CPU: 2.4x), at the
         cost of features that match float32 only to about three digits (cosine
         similarity above 0.999). The output is float32 either way.
-    num_workers : int, default=0
-        Worker processes decoding and resizing images (a torch DataLoader);
-        0 does it in this process.
+    num_workers : int or "auto", default="auto"
+        Worker processes decoding images (a torch DataLoader); 0 does it in
+        this process. "auto" is 0 on the CPU, where the network already uses
+        every core, and the cores available (at most one per batch) on a GPU.
+        On a GPU, images of one size are resized, cropped and normalised there,
+        a whole batch at once; images of mixed sizes are resized one by one
+        as they are decoded, and so are all images on the CPU (its fastest
+        kernels are for uint8 images).
     cache : bool, path or EmbeddingCache, default=None
         Keep each image's features on disk and encode only the images not
         seen before (see :class:`~sktransfer.cache.EmbeddingCache`): a
@@ -106,7 +111,7 @@ class ImageEncoder(BaseEncoder):
         "batch_size": [Options("auto"), Interval(int, 1)],
         "device": [Device()],
         "precision": [Options(*PRECISIONS)],
-        "num_workers": [Interval(int, 0)],
+        "num_workers": [Options("auto"), Interval(int, 0)],
         "cache": CACHE_CONSTRAINT,
         "verbose": [BOOLEAN],
     }
@@ -121,7 +126,7 @@ class ImageEncoder(BaseEncoder):
         batch_size="auto",
         device="auto",
         precision="float32",
-        num_workers=0,
+        num_workers="auto",
         cache=None,
         verbose=False,
     ):
@@ -187,7 +192,7 @@ class ImageEncoder(BaseEncoder):
         device = resolve_device(self.device)
         model = self._model_on(device)
         loader = self._loader(items, positions, device)
-        mean, std = self._normalisation(device)
+        prepare = _DevicePreprocessing(self.preprocessing_, device)
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
         start = 0
         bar = progress(len(items), enabled=self.verbose, unit="img", desc=str(self.backbone))
@@ -197,48 +202,44 @@ class ImageEncoder(BaseEncoder):
             enabled=self.precision != "float32",
         )
         with bar, torch.inference_mode(), autocast:
-            for batch in loader:
-                batch = batch.to(device, non_blocking=True)
-                if batch.dtype == torch.uint8:
-                    batch = batch.float().div_(255.0)
-                batch = batch.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
-                features = model(batch).float()
+            for batch, sized in loader:
+                features = model(prepare(batch, sized)).float()
                 out[start : start + len(batch)] = features.cpu().numpy()
                 start += len(batch)
                 bar.update(len(batch))
         return out
 
-    def _normalisation(self, device):
-        import torch
-
-        pre = self.preprocessing_
-        mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1)
-        return mean, std
-
     def _loader(self, items, positions, device):
         from torch.utils.data import DataLoader
 
+        batch_size = self._batch_size(device)
+        workers = self.num_workers
+        if workers == "auto":
+            batches = -(-len(items) // batch_size)
+            workers = 0 if device.type == "cpu" else min(_available_cores(), batches)
         return DataLoader(
-            _ImageDataset(items, self.preprocessing_, positions),
-            batch_size=self._batch_size(device),
+            _ImageDataset(items, self.preprocessing_, positions, resize=False),
+            batch_size=batch_size,
             shuffle=False,
-            num_workers=self.num_workers,
-            collate_fn=_collate,
+            num_workers=workers,
+            collate_fn=_Batcher(self.preprocessing_, resize_all=device.type == "cpu"),
             pin_memory=device.type == "cuda",
         )
 
     def _batch_size(self, device):
         """The batch size used on ``device`` ("auto" resolved)."""
-        if self.batch_size == "auto":
-            return 64 if device.type == "cuda" else 8
-        return int(self.batch_size)
+        return auto_batch_size(device) if self.batch_size == "auto" else int(self.batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.string = True
         return tags
+
+
+def auto_batch_size(device):
+    """Images per forward pass at inference: small on a CPU (caches), large on a GPU."""
+    return 64 if device.type == "cuda" else 8
 
 
 def _collate(batch):
@@ -249,29 +250,83 @@ def _collate(batch):
     return torch.stack(batch)
 
 
+def _available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resize_and_crop(preprocessing):
+    """The backbone's resize and centre crop (``transforms.v2``), for one image or a batch."""
+    from torchvision.transforms import InterpolationMode, v2
+
+    steps = []
+    if preprocessing.resize_size is not None:
+        steps.append(
+            v2.Resize(
+                preprocessing.resize_size,
+                interpolation=InterpolationMode(preprocessing.interpolation),
+                antialias=True,
+            )
+        )
+    steps.append(v2.CenterCrop(preprocessing.input_size))
+    return v2.Compose(steps)
+
+
+class _Batcher:
+    """Collates decoded images: (batch, whether it is resized and cropped yet).
+
+    Images of one size are stacked as they are, for the device to resize the
+    whole batch; mixed sizes (or ``resize_all``) are resized one by one here,
+    in the loader's worker processes when there are some.
+    """
+
+    def __init__(self, preprocessing, *, resize_all):
+        self.transform = resize_and_crop(preprocessing)
+        self.resize_all = resize_all
+
+    def __call__(self, images):
+        sized = self.resize_all or len({tuple(t.shape) for t in images}) > 1
+        if sized:
+            images = [self.transform(t) for t in images]
+        return _collate(images), sized
+
+
+class _DevicePreprocessing:
+    """A batch on the device, resized and cropped if still due, scaled and normalised."""
+
+    def __init__(self, preprocessing, device):
+        import torch
+
+        self.device = device
+        self.transform = resize_and_crop(preprocessing)
+        self.mean = torch.tensor(preprocessing.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(preprocessing.std, device=device).view(1, 3, 1, 1)
+
+    def __call__(self, batch, sized):
+        import torch
+
+        batch = batch.to(self.device, non_blocking=True)
+        if batch.dtype == torch.uint8:
+            batch = batch.float().div_(255.0)
+        if not sized:
+            batch = self.transform(batch)
+        batch = batch.sub_(self.mean).div_(self.std)
+        return batch.contiguous(memory_format=torch.channels_last)
+
+
 class _ImageDataset:
-    """Reads, resizes and crops one image at a time; errors name the image.
+    """Reads (and, with ``resize``, resizes and crops) one image at a time; errors name it.
 
     Every image becomes a CHW tensor before it is resized, so a file, the same
     file opened with PIL, and its pixels as an array give identical features.
     """
 
-    def __init__(self, items, preprocessing, positions=None):
-        from torchvision.transforms import InterpolationMode, v2
-
+    def __init__(self, items, preprocessing, positions=None, *, resize=True):
         self.items = items
         self.positions = range(len(items)) if positions is None else positions
-        steps = []
-        if preprocessing.resize_size is not None:
-            steps.append(
-                v2.Resize(
-                    preprocessing.resize_size,
-                    interpolation=InterpolationMode(preprocessing.interpolation),
-                    antialias=True,
-                )
-            )
-        steps.append(v2.CenterCrop(preprocessing.input_size))
-        self.transform = v2.Compose(steps)
+        self.transform = resize_and_crop(preprocessing) if resize else None
 
     def __len__(self):
         return len(self.items)
@@ -286,7 +341,7 @@ class _ImageDataset:
             tensor = tensor if tensor.dtype == torch.uint8 else tensor.float()
         else:
             tensor = pil_to_tensor(image)
-        return self.transform(tensor)
+        return tensor if self.transform is None else self.transform(tensor)
 
 
 def image_key(item):

@@ -15,11 +15,11 @@ import math
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..cache import digest, resolve_cache
 from ..encoders._base import source_name, weights_digest
-from ..encoders._image import image_key
+from ..encoders._image import auto_batch_size, image_key
 from ..encoders._text_input import text_key
 from ._inputs import augmentation
 
@@ -84,12 +84,16 @@ def _compute(net, samples):
     module.eval()
     rows = []
     device = torch.device(net.device)
+    params = net.get_params_for("iterator_valid")
+    if net.modality_ == "image":  # inference: the encoder's batch size, not training's
+        params["batch_size"] = auto_batch_size(device)
+    params.setdefault("batch_size", net.batch_size)
     enabled = net.precision == "bfloat16"
     # Forked: the loader draws a seed, and training must draw the same numbers either way.
     rng = torch.random.fork_rng(devices=[])
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
     with rng, torch.no_grad(), autocast:
-        for x, _ in net.get_iterator(samples, training=False):
+        for x, _ in DataLoader(samples, **params):
             x = net._model_inputs(x)
             out = module.frozen_output(**x) if isinstance(x, dict) else module.frozen_output(x)
             rows.append(out.float().flatten(1).cpu())

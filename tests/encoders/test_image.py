@@ -1,3 +1,4 @@
+import os
 import pickle
 
 import numpy as np
@@ -345,3 +346,46 @@ def test_verbose_shows_a_progress_bar(small_state, rgb_images, capsys):
     assert "img" in capsys.readouterr().err
     encoder(small_state).fit().transform(rgb_images)
     assert capsys.readouterr().err == ""
+
+
+# -- the input pipeline ----------------------------------------------------------------
+
+
+def _prepared(pre, images, *, resize_all):
+    from sktransfer.encoders._image import _Batcher, _DevicePreprocessing
+
+    batch, sized = _Batcher(pre, resize_all=resize_all)(images)
+    return _DevicePreprocessing(pre, torch.device("cpu"))(batch, sized), sized
+
+
+def test_a_batch_of_one_size_is_resized_whole_on_the_device(small_state, rgb_images):
+    pre = encoder(small_state).fit().preprocessing_
+    tensors = [torch.from_numpy(a).permute(2, 0, 1) for a in rgb_images]
+    one_by_one, sized = _prepared(pre, tensors, resize_all=True)  # the CPU's way
+    assert sized
+    whole, sized = _prepared(pre, tensors, resize_all=False)  # the GPU's way
+    assert not sized and whole.shape == one_by_one.shape == (6, 3, pre.input_size, pre.input_size)
+    # The same resize, in float instead of uint8: a rounding apart (1/255 over the std).
+    np.testing.assert_allclose(whole, one_by_one, atol=2 / 255 / min(pre.std))
+    # Mixed sizes are resized one by one (on the loader's workers), never as a batch.
+    _, sized = _prepared(pre, [tensors[0], tensors[1][:, :30]], resize_all=False)
+    assert sized
+
+
+def test_auto_workers_decode_for_a_gpu_not_for_the_cpu(small_state, image_files):
+    enc = encoder(small_state, batch_size=2).fit()
+    positions = range(len(image_files))
+    assert enc._loader(image_files, positions, torch.device("cpu")).num_workers == 0
+    on_gpu = enc._loader(image_files, positions, torch.device("cuda"))
+    # The cores available, at most one per batch (six images in three batches).
+    assert on_gpu.num_workers == min(3, len(os.sched_getaffinity(0)))
+    assert on_gpu.pin_memory
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_features_match_the_cpu(small_state, image_files, rgb_images):
+    cpu = encoder(small_state, device="cpu").fit()
+    gpu = encoder(small_state, device="cuda").fit()
+    mixed = [*image_files[:3], rgb_images[3][:20]]  # two sizes: resized on the workers
+    for X in (rgb_images, image_files, mixed):
+        np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=2e-2, atol=2e-2)
