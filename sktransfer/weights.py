@@ -350,3 +350,38 @@ def load_state_dict(path):
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return state
+
+
+def build_with_weights(make, load):
+    """Build ``make()`` and load its weights with ``load(model, assign)``, on the meta device.
+
+    On the meta device no random initialisation is computed only to be
+    overwritten, and ``load`` assigns the loaded tensors (``load_state_dict(...,
+    assign=True)``) instead of copying them. A model that cannot be built there,
+    or that keeps a tensor the file does not hold (a buffer computed when it is
+    built), is built and loaded the usual way.
+
+    Examples
+    --------
+    >>> import torch
+    >>> state = torch.nn.Linear(2, 3).state_dict()
+    >>> model = build_with_weights(
+    ...     lambda: torch.nn.Linear(2, 3),
+    ...     lambda m, assign: m.load_state_dict(state, assign=assign))
+    >>> model.weight.device.type, torch.equal(model.weight, state["weight"])
+    ('cpu', True)
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = make()
+    except (NotImplementedError, RuntimeError):  # an architecture that computes while built
+        model = None
+    if model is not None:
+        load(model, True)
+        if not any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+            return model
+    model = make()
+    load(model, False)
+    return model

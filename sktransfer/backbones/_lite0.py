@@ -89,7 +89,7 @@ def map_state_dict(source, target_keys_and_shapes, *, origin="the weights"):
     return mapped
 
 
-def load_weights(model, path, *, require_classifier=False):
+def load_weights(model, path, *, require_classifier=False, assign=False):
     """Load the state dict at ``path`` into a timm ``tf_efficientnet_lite0``.
 
     The file may use timm's key names, those of the packaged file, or any
@@ -107,7 +107,7 @@ def load_weights(model, path, *, require_classifier=False):
             targets = [(k, s) for k, s in targets if k not in CLASSIFIER]
         mapped = map_state_dict(state, targets, origin=f"weights file '{path}'")
     try:
-        model.load_state_dict(mapped, strict=len(mapped) == len(expected))
+        model.load_state_dict(mapped, strict=len(mapped) == len(expected), assign=assign)
     except RuntimeError as exc:  # shapes that differ under timm's own key names
         raise ValueError(f"weights file '{path}' does not fit {ARCHITECTURE}: {exc}") from exc
     return model
@@ -132,10 +132,14 @@ def build_classifier(weights="default"):
 def _network(weights, *, require_classifier):
     import timm
 
-    model = timm.create_model(ARCHITECTURE, pretrained=False)
     path = weights_module.resolve(WEIGHTS, weights, backbone=NAME)
-    if path is not None:
-        load_weights(model, path, require_classifier=require_classifier)
+    if path is None:
+        return timm.create_model(ARCHITECTURE, pretrained=False).eval()
+    model = weights_module.build_with_weights(
+        lambda: timm.create_model(ARCHITECTURE, pretrained=False),
+        lambda m, assign: load_weights(m, path, require_classifier=require_classifier,
+                                       assign=assign),
+    )  # fmt: skip
     return model.eval()
 
 

@@ -285,13 +285,17 @@ def build(name, weights="default", *, source=None, input_size=224):
     kwargs = dict(_BUILD_KWARGS.get(name, {}))
     if name.startswith("vit"):  # position embeddings are sized for the weights' resolution
         kwargs["image_size"] = input_size
-    model = get_model(name, weights=None, **kwargs)
-    if path is not None:
-        state = _fix_legacy_keys(name, weights_module.load_state_dict(path))
+    if path is None:
+        return backbone_of(name, get_model(name, weights=None, **kwargs))
+    state = _fix_legacy_keys(name, weights_module.load_state_dict(path))
+
+    def load(model, assign):
         try:
-            model.load_state_dict(state)
+            model.load_state_dict(state, assign=assign)
         except RuntimeError as exc:
             raise ValueError(f"weights file '{path}' does not fit {name}: {exc}") from exc
+
+    model = weights_module.build_with_weights(lambda: get_model(name, weights=None, **kwargs), load)
     return backbone_of(name, model)
 
 
