@@ -39,6 +39,11 @@ def digest(*parts):
     return hasher.hexdigest()
 
 
+def fingerprint(description):
+    """The digest of what a fingerprint stands for (a JSON-able dict)."""
+    return digest(json.dumps(description, sort_keys=True, default=str).encode())
+
+
 def default_directory():
     """Where ``cache=True`` keeps embeddings: ``embeddings`` under ``$SKTRANSFER_HOME``."""
     return home() / "embeddings"
@@ -130,6 +135,25 @@ class EmbeddingCache:
         except (sqlite3.Error, OSError) as exc:
             self._unreadable(exc)
         return found
+
+    def rows(self, description, keys, compute):
+        """Rows for ``keys``: those held read, the others computed and added.
+
+        ``description`` says what computes them (with its ``n_features``, the
+        row length); ``compute(indices)`` gives the float32 rows of the keys at
+        ``indices`` that the store lacks.
+        """
+        key = fingerprint(description)
+        rows = np.empty((len(keys), int(description["n_features"])), dtype=np.float32)
+        todo = np.arange(len(keys))
+        found = self.lookup(key, keys, rows.shape[1])
+        if found:
+            rows[list(found)] = np.stack(list(found.values()))
+            todo = np.setdiff1d(todo, list(found))
+        if len(todo):
+            rows[todo] = compute(todo)
+            self.store(key, [keys[i] for i in todo], rows[todo], description)
+        return rows
 
     def store(self, fingerprint, keys, rows, description):
         """Add ``rows`` (float32, one per key) under ``fingerprint``.

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 
 from sktransfer import ImageEncoder, SentenceEncoder, WordVectorEncoder
 from sktransfer.cache import EmbeddingCache, default_directory, digest
+from sktransfer.cache import fingerprint as fingerprint_of
 from sktransfer.datasets import load_fashion_mnist, stratified_sample
 
 
@@ -194,7 +195,7 @@ def test_a_truncated_store_is_a_miss_not_an_error(tmp_path, rgb_images, encoded)
 def test_a_damaged_row_is_a_miss(tmp_path, rgb_images, encoded):
     enc = ImageEncoder("resnet18", weights=None, cache=tmp_path).fit()
     expected = enc.transform(rgb_images[:2])
-    fingerprint, _ = enc._cache_fingerprint()
+    fingerprint = fingerprint_of(enc._cache_description())
     key = enc._sample_keys(rgb_images[:1])[0]
     store = diskcache.Cache(str(tmp_path))
     value = store.get(f"{fingerprint}:{key}")
@@ -215,7 +216,7 @@ def test_pickled_entries_are_never_unpickled(tmp_path, rgb_images):
 
     enc = ImageEncoder("resnet18", weights=None, cache=tmp_path).fit()
     enc.transform(rgb_images[:1])
-    fingerprint, _ = enc._cache_fingerprint()
+    fingerprint = fingerprint_of(enc._cache_description())
     key = enc._sample_keys(rgb_images[:1])[0]
     diskcache.Cache(str(tmp_path)).set(f"{fingerprint}:{key}", _Payload())  # mode pickle
     enc.transform(rgb_images[:1])

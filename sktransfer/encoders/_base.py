@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import os
 import warnings
 import weakref
@@ -150,40 +149,33 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         first = np.empty(len(rows), dtype=np.intp)
         first[inverse[::-1]] = np.arange(len(keys) - 1, -1, -1)  # first position of each
         distinct = list(rows)
-        features = np.empty((len(distinct), self.n_features_out_), dtype=np.float32)
-        todo = np.arange(len(distinct))
-        cache = resolve_cache(self.cache)
-        if cache is not None:
-            fingerprint, description = self._cache_fingerprint()
-            found = cache.lookup(fingerprint, distinct, self.n_features_out_)
-            if found:
-                features[list(found)] = np.stack(list(found.values()))
-                todo = np.setdiff1d(todo, list(found))
-        if len(todo):
+
+        def encode(todo):
             positions = first[todo]
             if isinstance(samples, np.ndarray):
                 subset = samples if len(todo) == len(samples) else samples[positions]
             else:
                 subset = [samples[i] for i in positions]
-            encoded = np.asarray(self._encode(subset, positions), dtype=np.float32)
-            features[todo] = encoded
-            if cache is not None:
-                cache.store(fingerprint, [distinct[i] for i in todo], encoded, description)
+            return np.asarray(self._encode(subset, positions), dtype=np.float32)
+
+        cache = resolve_cache(self.cache)
+        if cache is None:
+            features = encode(np.arange(len(distinct)))
+        else:
+            features = cache.rows(self._cache_description(), distinct, encode)
         return features if len(distinct) == len(keys) else features[inverse]
 
-    def _cache_fingerprint(self):
-        """A digest of everything that changes the output, and its readable form."""
+    def _cache_description(self):
+        """Everything that changes the output: what the cache's fingerprint digests."""
         from .. import __version__
 
-        description = {
+        return {
             "encoder": type(self).__name__,
             "sktransfer": __version__,
             "n_features": int(self.n_features_out_),
             **self._fingerprint(),
             "model_digest": model_digest(self.model_),
         }
-        text = json.dumps(description, sort_keys=True, default=str)
-        return digest(text.encode()), description
 
     @property
     def _n_features_out(self):

@@ -10,14 +10,12 @@ candidate that starts from the same weights.
 
 from __future__ import annotations
 
-import json
 import math
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..cache import digest, resolve_cache
+from ..cache import resolve_cache
 from ..encoders._base import source_name, weights_digest
 from ..encoders._image import auto_batch_size, image_key
 from ..encoders._text_input import text_key
@@ -61,25 +59,21 @@ def frozen_outputs(net, samples):
     if 4 * size * len(samples) > MEMORY_LIMIT:
         module.cut_at = None
         return None
-    outputs = torch.empty((len(samples), size), dtype=torch.float32)
-    todo = np.arange(len(samples))
     cache = resolve_cache(net.cache)
-    if cache is not None:
-        fingerprint, description = _fingerprint(net, shape)
-        keys = _sample_keys(net, samples)
-        found = cache.lookup(fingerprint, keys, size)
-        if found:
-            outputs[list(found)] = torch.from_numpy(np.stack(list(found.values())))
-            todo = np.setdiff1d(todo, list(found))
-    if len(todo):
-        outputs[todo] = _compute(net, Subset(samples, todo))
-        if cache is not None:
-            cache.store(fingerprint, [keys[i] for i in todo], outputs[todo].numpy(), description)
-    return FrozenOutputs(outputs.view(len(samples), *shape), samples.y)
+    if cache is None:
+        outputs = _compute(net, samples)
+    else:
+        outputs = cache.rows(
+            _description(net, shape),
+            _sample_keys(net, samples),
+            lambda todo: _compute(net, Subset(samples, todo)),
+        )
+    outputs = torch.from_numpy(outputs).view(len(samples), *shape)
+    return FrozenOutputs(outputs, samples.y)
 
 
 def _compute(net, samples):
-    """The frozen part's outputs for ``samples``, flattened, on the CPU; in eval mode."""
+    """The frozen part's outputs for ``samples``, flattened, as float32; in eval mode."""
     module = net.module_
     module.eval()
     rows = []
@@ -97,7 +91,7 @@ def _compute(net, samples):
             x = net._model_inputs(x)
             out = module.frozen_output(**x) if isinstance(x, dict) else module.frozen_output(x)
             rows.append(out.float().flatten(1).cpu())
-    return torch.cat(rows)
+    return torch.cat(rows).numpy()
 
 
 def _output_shape(net):
@@ -119,13 +113,14 @@ def _sample_keys(net, samples):
     return [text_key(text) for text in samples.samples]
 
 
-def _fingerprint(net, shape):
-    """A digest of everything that changes the frozen part's outputs, and its readable form."""
+def _description(net, shape):
+    """Everything that changes the frozen part's outputs: what the cache's fingerprint digests."""
     from .. import __version__
 
-    description = {
+    return {
         "encoder": f"{type(net).__name__} frozen part",
         "sktransfer": __version__,
+        "n_features": math.prod(shape),
         "backbone": source_name(net.backbone),
         "cut": str(net.module_.cut_at),
         "shape": list(shape),
@@ -133,5 +128,3 @@ def _fingerprint(net, shape):
         "precision": net.precision,
         "model_digest": weights_digest(net.module_.body),
     }
-    text = json.dumps(description, sort_keys=True, default=str)
-    return digest(text.encode()), description
