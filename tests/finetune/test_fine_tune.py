@@ -59,16 +59,6 @@ def tiny(**params):
     return FineTuneClassifier(TINY, **{**defaults, **params})
 
 
-@pytest.fixture
-def images():
-    """24 random 32x32 RGB images whose label is told by their brightness."""
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 128, (24, 32, 32, 3), dtype=np.uint8)
-    y = np.array(["dark", "light"] * 12)
-    X[y == "light"] += 120
-    return X, y
-
-
 def _trainable(model):
     return {n for n, p in model.module_.named_parameters() if p.requires_grad}
 

@@ -52,15 +52,6 @@ def chain(**params):
     return FineTuneClassifier(CHAIN, **{**defaults, **params})
 
 
-@pytest.fixture
-def images():
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 128, (24, 32, 32, 3), dtype=np.uint8)
-    y = np.array(["dark", "light"] * 12)
-    X[y == "light"] += 120
-    return X, y
-
-
 def stem_images(model, *args):
     """How many images the stem saw while ``model`` was fitted, blank ones left out.
 
