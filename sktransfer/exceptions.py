@@ -49,3 +49,16 @@ class MissingDependencyError(ImportError):
     not installed (sentence-transformers, gensim, pyarrow); the message gives
     the ``pip install sktransfer[...]`` that adds it.
     """
+
+
+class SpecError(ValueError):
+    """An experiment spec is invalid; the message names the field, the value and what it expects.
+
+    A :class:`ValueError`, raised by :func:`sktransfer.spec.load_spec` and
+    :func:`sktransfer.spec.build` before any data is read or model built.
+    ``field`` holds the dotted path of the offending field (``"pipeline[1].C"``).
+    """
+
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field

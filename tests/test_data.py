@@ -74,6 +74,11 @@ def test_load_image_folder_errors(tmp_path):
     (tmp_path / "cls").mkdir()
     with pytest.raises(ValueError, match="no images"):
         load_image_folder(tmp_path)
+    Image.new("RGB", (4, 4)).save(tmp_path / "cls" / "a.png")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="class folder '.*empty' holds no images"):
+        load_image_folder(tmp_path)
 
 
 def test_bad_files_are_named_with_their_index(tmp_path, image_files):

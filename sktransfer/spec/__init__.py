@@ -1,0 +1,11 @@
+"""Declarative transfer experiments: a YAML spec (or a dict) describes data, pipeline,
+search, evaluation and outputs; :func:`run` does the rest.
+
+A spec names estimators from an allow-list (sktransfer's and scikit-learn's
+public ones) and is read with ``yaml.safe_load``: it holds data, never code.
+"""
+
+from ..exceptions import SpecError
+from ._experiment import Spec, build, load_spec, run
+
+__all__ = ["Spec", "SpecError", "build", "load_spec", "run"]

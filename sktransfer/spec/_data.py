@@ -1,0 +1,241 @@
+"""The ``data`` section of a spec: where the samples come from, and the test set.
+
+One of three sources:
+
+- ``images: FOLDER``: one sub-folder per class (:func:`sktransfer.data.load_image_folder`);
+- ``csv: FILE`` with a ``label`` column; ``features`` (default: every other
+  column) are the input, ``image_columns`` hold image paths, relative to the
+  CSV's folder;
+- ``dataset: fashion_mnist`` or ``bbc_news``, packaged real data.
+
+The test set is ``test`` (a folder or CSV like the training one; the packaged
+data sets have their own), else a held-out ``test_size`` of the training data,
+stratified for classifiers. ``per_class`` draws that many labelled samples of
+each class for training (few-shot experiments), ``test_per_class`` as many for
+testing from a packaged data set, with ``random_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import datasets
+from ..data import load_image_folder
+from ..exceptions import SpecError
+from ._fields import Section, join, show
+
+FIELDS = (
+    "images",
+    "csv",
+    "dataset",
+    "label",
+    "features",
+    "image_columns",
+    "test",
+    "test_size",
+    "per_class",
+    "test_per_class",
+    "random_state",
+)
+DATASETS = ("fashion_mnist", "bbc_news")
+
+
+@dataclass
+class Data:
+    """Training and test samples, and what a saved model needs to read new input."""
+
+    X_train: object
+    y_train: np.ndarray
+    X_test: object
+    y_test: np.ndarray
+    source: str
+    # kind ("images", "texts", "arrays" or "table"), feature columns, image columns.
+    input: dict = field(default_factory=dict)
+
+
+def read_section(value, path="data"):
+    """Check the ``data`` section's fields and types; reads no file."""
+    section = Section(value, path, FIELDS)
+    sources = [key for key in ("images", "csv", "dataset") if key in section]
+    if len(sources) != 1:
+        raise SpecError(
+            path,
+            "name exactly one source: images (a folder), csv (a file) or dataset "
+            f"({' or '.join(DATASETS)})" + (f"; got {', '.join(sources)}" if sources else ""),
+        )
+    for key in ("images", "csv", "test"):
+        section.get(key, str)
+    section.get("dataset", str, choices=DATASETS)
+    if "csv" in section:
+        section.require("label", str)
+    elif "label" in section or "features" in section or "image_columns" in section:
+        raise SpecError(path, "label, features and image_columns are for a csv source")
+    for key in ("features", "image_columns"):
+        columns = section.get(key, (str, list), default=[])
+        for i, column in enumerate([columns] if isinstance(columns, str) else columns):
+            if not isinstance(column, str):
+                raise SpecError(join(join(path, key), i), f"expected a column name, got {column!r}")
+    section.get("test_size", float, default=0.25, low=0.0)
+    if not 0 < section.get("test_size", float, default=0.25) < 1:
+        raise SpecError(join(path, "test_size"), "expected a fraction between 0 and 1")
+    section.get("per_class", int, low=1)
+    section.get("test_per_class", int, low=1)
+    section.get("random_state", int)
+    if "test_per_class" in section and "dataset" not in section:
+        raise SpecError(join(path, "test_per_class"), "is for a packaged dataset's test split")
+    return section
+
+
+def load(value, base_dir, *, classification, path="data"):
+    """Read the data a ``data`` section names (paths relative to ``base_dir``)."""
+    section = read_section(value, path)
+    seed = section.get("random_state", int, default=0)
+    if "dataset" in section:
+        X, y, X_test, y_test = _packaged(section, seed)
+        return Data(X, y, X_test, y_test, source=f"dataset {section.get('dataset', str)}",
+                    input=_input_of(X))  # fmt: skip
+    key = "images" if "images" in section else "csv"
+    where = _existing(section.get(key, str), base_dir, join(path, key))
+    X, y, input_ = _read(section, key, where, path)
+    if "test" in section:
+        test = _existing(section.get("test", str), base_dir, join(path, "test"))
+        X_test, y_test, _ = _read(section, key, test, path, test=True)
+        X, y = _few_shot(section, X, y, seed, path)
+    else:
+        X, X_test, y, y_test = _split(section, X, y, seed, classification, path)
+        X, y = _few_shot(section, X, y, seed, path)
+    return Data(X, y, X_test, y_test, source=f"{key} {where}", input=input_)
+
+
+def _existing(name, base_dir, path):
+    where = Path(base_dir, os.path.expanduser(name))
+    if not where.exists():
+        raise SpecError(path, f"'{where}' does not exist")
+    return where
+
+
+def _read(section, key, where, path, *, test=False):
+    field_path = join(path, "test" if test else key)
+    if key == "images":
+        if not where.is_dir():
+            raise SpecError(field_path, f"'{where}' is not a folder of class sub-folders")
+        try:
+            paths, labels = load_image_folder(where)
+        except (OSError, ValueError) as exc:
+            raise SpecError(field_path, str(exc)) from None
+        return paths, labels, {"kind": "images"}
+    return _read_csv(section, where, field_path)
+
+
+def _read_csv(section, where, path):
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(where)
+    except (OSError, ValueError) as exc:
+        raise SpecError(path, f"'{where}' is not a readable CSV file: {exc}") from None
+    label = section.get("label", str)
+    features = _names(section.get("features", (str, list))) or [
+        c for c in table.columns if c != label
+    ]
+    image_columns = _names(section.get("image_columns", (str, list)))
+    for name, column in [(label, "label")] + [(c, "features") for c in features + image_columns]:
+        if name not in table.columns:
+            raise SpecError(
+                join(section.path, column),
+                f"'{where}' has no column {show(name)}; its columns: {', '.join(table.columns)}",
+            )
+    if table[label].isna().any():
+        row = int(np.flatnonzero(table[label].isna().to_numpy())[0])
+        raise SpecError(join(section.path, "label"), f"'{where}' row {row} has no label")
+    for column in image_columns:
+        table[column] = [_image_path(where, row, column, p) for row, p in enumerate(table[column])]
+    X = table[features[0]] if len(features) == 1 else table[features]
+    if len(features) == 1:
+        kind = "images" if features[0] in image_columns else _kind_of_column(X)
+    else:
+        kind = "table"
+    input_ = {"kind": kind, "features": features, "image_columns": image_columns}
+    return X, table[label].to_numpy(), input_
+
+
+def _names(columns):
+    return [columns] if isinstance(columns, str) else list(columns or [])
+
+
+def _image_path(csv, row, column, value):
+    if not isinstance(value, str) or not value:
+        raise SpecError("data.image_columns", f"'{csv}' row {row}, column {column!r}: no path")
+    where = Path(csv).parent / value
+    if not where.is_file():
+        raise SpecError(
+            "data.image_columns", f"'{csv}' row {row}, column {column!r}: '{where}' does not exist"
+        )
+    return str(where)
+
+
+def _kind_of_column(column):
+    return "texts" if column.dtype == object else "table"
+
+
+def _input_of(X):
+    return {"kind": "texts" if isinstance(X[0], str) else "arrays"}
+
+
+def _packaged(section, seed):
+    name = section.get("dataset", str)
+    if name == "fashion_mnist":
+        images, labels = datasets.load_fashion_mnist("train")
+        test_images, test_labels = datasets.load_fashion_mnist("test")
+        classes = np.array(datasets.FASHION_MNIST_CLASSES)
+        train = _draw(section, "per_class", labels, seed)
+        test = _draw(section, "test_per_class", test_labels, seed)
+        return images[train], classes[labels[train]], test_images[test], classes[test_labels[test]]
+    texts, labels = datasets.load_bbc_news()
+    train = _draw(section, "per_class", labels, seed)
+    rest = np.setdiff1d(np.arange(len(labels)), train)
+    if "test_per_class" in section:
+        test = rest[_draw(section, "test_per_class", labels[rest], seed + 1)]
+    else:
+        test = rest
+    return texts[train], labels[train], texts[test], labels[test]
+
+
+def _draw(section, key, labels, seed):
+    if key not in section:
+        return np.arange(len(labels))
+    per_class = section.get(key, int)
+    smallest = int(np.unique(labels, return_counts=True)[1].min())
+    if per_class > smallest:
+        raise SpecError(
+            join(section.path, key), f"{per_class} per class, but a class has {smallest}"
+        )
+    return datasets.stratified_sample(labels, per_class, seed=seed)
+
+
+def _split(section, X, y, seed, classification, path):
+    from sklearn.model_selection import train_test_split
+
+    try:
+        return train_test_split(
+            X,
+            y,
+            test_size=section.get("test_size", float, default=0.25),
+            random_state=seed,
+            stratify=y if classification else None,
+        )
+    except ValueError as exc:
+        raise SpecError(join(path, "test_size"), f"cannot hold out a test set: {exc}") from None
+
+
+def _few_shot(section, X, y, seed, path):
+    if "per_class" not in section:
+        return X, y
+    index = _draw(section, "per_class", y, seed)
+    if isinstance(X, list):
+        return [X[i] for i in index], y[index]
+    return X.iloc[index] if hasattr(X, "iloc") else X[index], y[index]

@@ -1,0 +1,298 @@
+"""A whole experiment from a spec: read and check it, build it, run it, write what it found."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from sklearn.base import is_classifier
+
+from ..exceptions import SpecError
+from . import _data, _report
+from ._estimators import build_pipeline, check_tree
+from ._fields import Section, check, join
+from ._search import build_search, read_search
+
+FIELDS = ("name", "data", "pipeline", "search", "evaluate", "output")
+MODEL_FORMAT = "sktransfer-model/1"
+
+# Non-transfer baselines by name: the one-line answer to "does transfer pay here?"
+BASELINES = {
+    "pixels": ["PixelEncoder", "StandardScaler", {"LogisticRegression": {"max_iter": 2000}}],
+    "tfidf": [{"TfidfVectorizer": {"sublinear_tf": True}}, {"LogisticRegression": {"C": 10.0}}],
+    "scratch": None,  # the spec's own pipeline, every backbone randomly initialised
+}
+
+
+@dataclass
+class Spec:
+    """A checked experiment spec: its fields, and the folder its paths are relative to."""
+
+    fields: dict
+    base_dir: Path
+
+    @property
+    def name(self):
+        return self.fields.get("name") or "experiment"
+
+
+def load_spec(source, *, base_dir=None):
+    """Read and check an experiment spec, before any data is read or model built.
+
+    Parameters
+    ----------
+    source : str, path-like or dict
+        A YAML file, or the spec as a dict (what the YAML holds).
+    base_dir : path-like, optional
+        The folder relative paths in the spec start from: by default the YAML
+        file's folder, or the working directory for a dict.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        A field is unknown, missing, of the wrong type or value, names an
+        unknown estimator or parameter, or the YAML constructs Python objects.
+
+    Examples
+    --------
+    >>> spec = load_spec({
+    ...     "data": {"dataset": "bbc_news", "per_class": 4},
+    ...     "pipeline": ["TfidfVectorizer", "LogisticRegression"],
+    ... })
+    >>> build(spec)
+    Pipeline(steps=[('tfidfvectorizer', TfidfVectorizer()),
+                    ('logisticregression', LogisticRegression())])
+    """
+    if isinstance(source, dict):
+        fields, where = source, Path(base_dir or os.getcwd())
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise SpecError("", f"spec file '{path}' does not exist")
+        fields, where = _read_yaml(path), Path(base_dir or path.parent)
+    section = Section(fields, "", FIELDS)
+    section.get("name", str)
+    section.require("pipeline", (list, str, dict))
+    _data.read_section(fields.get("data"), "data")
+    spec = Spec(fields, where)
+    estimator = build(spec)  # builds every estimator, so checks every parameter
+    _baseline(spec, _final(estimator))
+    _output_dir(spec)
+    return spec
+
+
+def _read_yaml(path):
+    try:
+        fields = yaml.safe_load(path.read_text())
+    except yaml.constructor.ConstructorError as exc:
+        raise SpecError(
+            "",
+            f"'{path}'{_line(exc)}: the tag {exc.problem.split()[-1] if exc.problem else ''} "
+            "would construct a Python object; a spec holds plain data only",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError("", f"'{path}' is not valid YAML{_line(exc)}: {exc}") from None
+    if not isinstance(fields, dict):
+        raise SpecError("", f"'{path}' must hold a mapping (data, pipeline, ...)")
+    return fields
+
+
+def _line(exc):
+    mark = getattr(exc, "problem_mark", None)
+    return f", line {mark.line + 1}" if mark is not None else ""
+
+
+def build(spec):
+    """The estimator a spec describes: its pipeline, or the search around it.
+
+    Parameters
+    ----------
+    spec : Spec or dict
+        A spec from :func:`load_spec`, or a dict it accepts.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline or a search (GridSearchCV, RandomizedSearchCV)
+        Unfitted.
+    """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    pipeline = build_pipeline(spec.fields["pipeline"], "pipeline")
+    search = read_search(spec.fields.get("search"), pipeline)
+    return build_search(search, pipeline) if search else pipeline
+
+
+def _final(estimator):
+    pipeline = getattr(estimator, "estimator", estimator)
+    return pipeline.steps[-1][1]
+
+
+def _baseline(spec, final):
+    """The baseline pipeline the spec names (None without one), and its name."""
+    evaluate = Section(spec.fields.get("evaluate"), "evaluate", ("baseline",))
+    value = evaluate.get("baseline", (str, list, dict))
+    if value is None:
+        return None, None
+    if isinstance(value, str) and value in BASELINES:
+        if value == "scratch":
+            return value, _from_scratch(build_pipeline(spec.fields["pipeline"], "pipeline"))
+        steps = list(BASELINES[value])
+        if not is_classifier(final):  # the same features, a regressor on them
+            steps[-1] = "Ridge"
+        return value, build_pipeline(steps, join("evaluate", "baseline"))
+    if isinstance(value, str) and not value[:1].isupper():
+        check(value, "evaluate.baseline", str, choices=tuple(BASELINES))
+    pipeline = build_pipeline(value, "evaluate.baseline")
+    return " + ".join(type(s).__name__ for _, s in pipeline.steps), pipeline
+
+
+def _from_scratch(pipeline):
+    """The same architecture, randomly initialised and fully trained."""
+    changes = {}
+    for name, value in pipeline.get_params(deep=True).items():
+        if name.endswith("weights") and type(value).__module__ != "numpy":
+            changes[name] = None
+        if name.endswith("__freeze"):
+            changes[name] = "none"
+    if not any(name.endswith("weights") for name in changes):
+        raise SpecError(
+            "evaluate.baseline", "'scratch' needs a pipeline with a pre-trained backbone"
+        )
+    pipeline.set_params(**changes)
+    check_tree(pipeline, "evaluate.baseline")
+    return pipeline
+
+
+def _output_dir(spec, override=None):
+    output = Section(spec.fields.get("output"), "output", ("dir",))
+    name = override or output.get("dir", str)
+    return None if name is None else Path(spec.base_dir, os.path.expanduser(str(name)))
+
+
+def run(spec, *, output_dir=None, progress=False, log=None):
+    """Run the experiment a spec describes: fit, evaluate, compare, write the outputs.
+
+    Parameters
+    ----------
+    spec : Spec, dict or path-like
+        What :func:`load_spec` accepts, or its result.
+    output_dir : path-like, optional
+        Where the model and reports go, instead of the spec's ``output.dir``;
+        nothing is written when neither says.
+    progress : bool, default=False
+        Progress bars while encoding, the epochs while fine-tuning.
+    log : callable, optional
+        Called with one line per stage (e.g. ``print``).
+
+    Returns
+    -------
+    dict
+        The report: data, model, search, metrics, baseline, note, timings, files.
+    """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    log = log or (lambda line: None)
+    estimator = build(spec)
+    classification = is_classifier(_final(estimator))
+    baseline_name, baseline = _baseline(spec, _final(estimator))
+    out = _output_dir(spec, output_dir)
+    data = _data.load(spec.fields.get("data"), spec.base_dir, classification=classification)
+    if progress:
+        _show_progress(estimator)
+    log(f"fitting {spec.name} on {len(data.y_train)} samples ({data.source})")
+    started = time.perf_counter()
+    estimator.fit(data.X_train, data.y_train)
+    fit_s = time.perf_counter() - started
+    log(f"evaluating on {len(data.y_test)} test samples")
+    started = time.perf_counter()
+    scores = _report.evaluate(estimator, data.X_test, data.y_test, classification=classification)
+    predict_s = time.perf_counter() - started
+    predicted = scores.pop("predicted", None)
+    fitted = getattr(estimator, "best_estimator_", estimator)
+    report = {
+        "name": spec.name,
+        "task": "classification" if classification else "regression",
+        "data": {
+            "source": data.source,
+            "n_train": len(data.y_train),
+            "n_test": len(data.y_test),
+            "classes": [str(c) for c in np.unique(data.y_train)] if classification else None,
+        },
+        "pipeline": " + ".join(type(step).__name__ for _, step in fitted.steps),
+        "search": _search_summary(estimator),
+        **scores,
+        "baseline": None,
+        "timings": {"fit_s": fit_s, "predict_s": predict_s},
+    }
+    if baseline is not None:
+        log(f"fitting the baseline, {baseline_name}")
+        baseline.fit(data.X_train, data.y_train)
+        measured = _report.evaluate(baseline, data.X_test, data.y_test,
+                                    classification=classification)  # fmt: skip
+        report["baseline"] = {"name": baseline_name, "metrics": measured["metrics"]}
+    report["note"] = _report.compare(report)
+    if out is not None:
+        report["files"] = _write(out, report, estimator, data, predicted)
+        log(f"wrote {', '.join(report['files'].values())} in {out}")
+    return report
+
+
+def _show_progress(estimator):
+    """Progress bars on every encoder, epoch lines on every fine-tuner."""
+    from ..encoders._base import BaseEncoder
+
+    candidates = [estimator, *estimator.get_params(deep=True).values()]
+    for step in candidates:
+        if isinstance(step, BaseEncoder):
+            step.set_params(verbose=True)
+        elif type(step).__name__.startswith("FineTune"):
+            step.set_params(verbose=1)
+
+
+def _search_summary(estimator):
+    if not hasattr(estimator, "best_params_"):
+        return None
+    return {
+        "method": "grid" if hasattr(estimator, "param_grid") else "random",
+        "candidates": len(estimator.cv_results_["params"]),
+        "cv": estimator.n_splits_,
+        "scoring": estimator.scoring or "score",
+        "best_params": {k: _report._plain(v) for k, v in estimator.best_params_.items()},
+        "best_score": float(estimator.best_score_),
+    }
+
+
+def _write(out, report, estimator, data, predicted):
+    import joblib
+
+    out.mkdir(parents=True, exist_ok=True)
+    fitted = getattr(estimator, "best_estimator_", estimator)
+    files = {"model": "model.joblib", "JSON report": "report.json", "Markdown": "report.md"}
+    saved = {
+        "format": MODEL_FORMAT,
+        "estimator": fitted,
+        "input": data.input,
+        "task": report["task"],
+        "name": report["name"],
+    }
+    joblib.dump(saved, out / files["model"])
+    if predicted is not None:
+        files["confusion matrix"] = "confusion_matrix.png"
+    if hasattr(estimator, "cv_results_"):
+        files["search results"] = "search_results.csv"
+    report["files"] = files
+    if "confusion matrix" in files:
+        _report.write_confusion_png(report, out / files["confusion matrix"])
+    if "search results" in files:
+        _report.write_search_table(estimator, out / files["search results"])
+    _report.write_json(report, out / files["JSON report"])
+    _report.write_markdown(report, out / files["Markdown"])
+    return files

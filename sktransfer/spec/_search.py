@@ -1,0 +1,113 @@
+"""The ``search`` section of a spec: a grid or randomized search over any step's parameters.
+
+``params`` maps a parameter of the pipeline, with scikit-learn's ``step__param``
+names, to a list of values (an estimator node among them swaps a step); a
+randomized search also takes ``{loguniform: [low, high]}``, ``{uniform: [low,
+high]}`` or ``{randint: [low, high]}``. Every value is checked against the
+step it sets before anything runs.
+"""
+
+from __future__ import annotations
+
+from sklearn.base import clone
+from sklearn.metrics import get_scorer_names
+
+from ..exceptions import SpecError
+from ._estimators import _value, check_tree
+from ._fields import Section, check, did_you_mean, join, show
+
+FIELDS = ("method", "params", "cv", "scoring", "n_jobs", "n_iter", "random_state")
+DISTRIBUTIONS = ("loguniform", "uniform", "randint")
+
+
+def read_search(value, pipeline, path="search"):
+    """The checked search settings (None when the spec has no search)."""
+    if value is None:
+        return None
+    section = Section(value, path, FIELDS)
+    method = section.get("method", str, default="grid", choices=("grid", "random"))
+    grid = section.require("params", dict)
+    if not grid:
+        raise SpecError(join(path, "params"), "name at least one parameter to search")
+    known = pipeline.get_params(deep=True)
+    params = {}
+    for name, values in grid.items():
+        where = join(join(path, "params"), name)
+        if name not in known:
+            raise SpecError(
+                where,
+                f"the pipeline has no parameter {show(name)}.{did_you_mean(name, known)}",
+            )
+        params[name] = _values(values, name, pipeline, method, where)
+    scoring = section.get("scoring", str)
+    if scoring is not None and scoring not in get_scorer_names():
+        raise SpecError(
+            join(path, "scoring"),
+            f"unknown scorer {show(scoring)}.{did_you_mean(scoring, get_scorer_names())}",
+        )
+    return {
+        "method": method,
+        "params": params,
+        "cv": section.get("cv", int, default=3, low=2),
+        "scoring": scoring,
+        "n_jobs": section.get("n_jobs", int),
+        "n_iter": section.get("n_iter", int, default=10, low=1),
+        "random_state": section.get("random_state", int, default=0),
+    }
+
+
+def _values(values, name, pipeline, method, path):
+    if method == "random" and isinstance(values, dict):
+        return _distribution(values, path)
+    check(values, path, list)
+    if not values:
+        raise SpecError(path, "give at least one value")
+    built = []
+    for i, value in enumerate(values):
+        value = _value(value, join(path, i))
+        candidate = clone(pipeline)
+        try:
+            candidate.set_params(**{name: value})
+        except (TypeError, ValueError) as exc:
+            raise SpecError(join(path, i), str(exc)) from None
+        check_tree(candidate, join(path, i))
+        built.append(value)
+    return built
+
+
+def _distribution(value, path):
+    from scipy import stats
+
+    if len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
+        raise SpecError(
+            path,
+            f"expected a list of values or one of {{{', '.join(DISTRIBUTIONS)}: [low, high]}}, "
+            f"got {show(value)}",
+        )
+    kind, bounds = next(iter(value.items()))
+    kinds = int if kind == "randint" else float
+    check(bounds, join(path, kind), list)
+    if len(bounds) != 2:
+        raise SpecError(join(path, kind), f"expected [low, high], got {show(bounds)}")
+    low, high = (check(b, join(join(path, kind), i), kinds) for i, b in enumerate(bounds))
+    if not low < high or (kind == "loguniform" and low <= 0):
+        raise SpecError(join(path, kind), f"expected 0 < low < high, got {show(bounds)}")
+    if kind == "uniform":
+        return stats.uniform(low, high - low)
+    return getattr(stats, kind)(low, high)
+
+
+def build_search(search, pipeline):
+    """The unfitted search around ``pipeline``."""
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    common = {"cv": search["cv"], "scoring": search["scoring"], "n_jobs": search["n_jobs"]}
+    if search["method"] == "grid":
+        return GridSearchCV(pipeline, search["params"], **common)
+    return RandomizedSearchCV(
+        pipeline,
+        search["params"],
+        n_iter=search["n_iter"],
+        random_state=search["random_state"],
+        **common,
+    )
