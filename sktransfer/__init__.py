@@ -1,7 +1,7 @@
 """sktransfer: transfer learning as scikit-learn estimators."""
 
 from . import backbones
-from .encoders import ImageEncoder, SentenceEncoder, WordVectorEncoder
+from .encoders import ImageEncoder, PixelEncoder, SentenceEncoder, WordVectorEncoder
 from .exceptions import (
     AmbiguousBackboneError,
     ImageLoadError,
@@ -38,6 +38,7 @@ __all__ = [
     "ImageEncoder",
     "ImageLoadError",
     "MissingDependencyError",
+    "PixelEncoder",
     "SentenceEncoder",
     "UnknownBackboneError",
     "WeightsNotFoundError",

@@ -36,6 +36,7 @@ PUBLIC_ESTIMATORS = [
 def test_the_public_estimators_are_found():
     assert {
         sktransfer.ImageEncoder,
+        sktransfer.PixelEncoder,
         sktransfer.SentenceEncoder,
         sktransfer.WordVectorEncoder,
     } <= set(PUBLIC_ESTIMATORS)

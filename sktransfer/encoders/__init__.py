@@ -1,13 +1,15 @@
-"""Pre-trained encoders as scikit-learn transformers."""
+"""Pre-trained encoders, and the raw-pixel baseline, as scikit-learn transformers."""
 
 from ._base import BaseEncoder, clear_model_cache
 from ._image import ImageEncoder
+from ._pixels import PixelEncoder
 from ._sentence import SentenceEncoder
 from ._words import WordVectorEncoder
 
 __all__ = [
     "BaseEncoder",
     "ImageEncoder",
+    "PixelEncoder",
     "SentenceEncoder",
     "WordVectorEncoder",
     "clear_model_cache",
