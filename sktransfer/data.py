@@ -130,11 +130,9 @@ def load_image_folder(root, *, extensions=IMAGE_EXTENSIONS):
         raise ValueError(f"'{root}' has no class sub-folders (expected root/<class>/<image>)")
     paths, labels = [], []
     for label in classes:
-        for path in sorted((root / label).rglob("*")):
-            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-            if path.is_file() and not hidden and path.suffix.lower() in extensions:
-                paths.append(str(path))
-                labels.append(label)
+        found = find_images(root / label, extensions=extensions)
+        paths += found
+        labels += [label] * len(found)
     if not paths:
         raise ValueError(f"no images with extensions {extensions} under '{root}'")
     empty = sorted(set(classes) - set(labels))
@@ -143,6 +141,30 @@ def load_image_folder(root, *, extensions=IMAGE_EXTENSIONS):
             f"class folder '{root / empty[0]}' holds no images with extensions {extensions}"
         )
     return paths, np.asarray(labels)
+
+
+def find_images(folder, *, extensions=IMAGE_EXTENSIONS):
+    """The image files under ``folder``, recursively, sorted; hidden ones skipped.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+    extensions : tuple of str
+        File extensions counted as images (case-insensitive).
+
+    Returns
+    -------
+    list of str
+    """
+    folder = Path(folder)
+    extensions = tuple(e.lower() for e in extensions)
+    return [
+        str(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and path.suffix.lower() in extensions
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    ]
 
 
 # -- input checking --------------------------------------------------------------------

@@ -82,6 +82,7 @@ def load_spec(source, *, base_dir=None):
     section.get("name", str)
     section.require("pipeline", (list, str, dict))
     _data.read_section(fields.get("data"), "data")
+    _data.check_paths(fields.get("data"), where)
     spec = Spec(fields, where)
     estimator = build(spec)  # builds every estimator, so checks every parameter
     _baseline(spec, _final(estimator))

@@ -19,9 +19,15 @@ _KINDS = {
 
 
 def close_names(name, choices, *, n=5, cutoff=0.6):
-    """The choices closest to a mistyped ``name``, for a "did you mean" hint."""
+    """The choices closest to a mistyped ``name``, for a "did you mean" hint.
+
+    Those it begins (``"acc"``: accuracy) first, then the most alike.
+    """
     by_key = {str(c).lower(): c for c in choices}
-    return [by_key[c] for c in difflib.get_close_matches(str(name).lower(), by_key, n, cutoff)]
+    key = str(name).lower()
+    starting = [k for k in by_key if k.startswith(key)] if len(key) >= 3 else []
+    alike = difflib.get_close_matches(key, by_key, n, cutoff)
+    return [by_key[k] for k in dict.fromkeys(starting + alike)][:n]
 
 
 def did_you_mean(name, choices):

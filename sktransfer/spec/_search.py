@@ -9,11 +9,11 @@ step it sets before anything runs.
 
 from __future__ import annotations
 
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import get_scorer_names
 
 from ..exceptions import SpecError
-from ._estimators import _value, check_tree
+from ._estimators import _value, build_estimator, check_tree
 from ._fields import Section, check, did_you_mean, join, show
 
 FIELDS = ("method", "params", "cv", "scoring", "n_jobs", "n_iter", "random_state")
@@ -62,8 +62,11 @@ def _values(values, name, pipeline, method, path):
     check(values, path, list)
     if not values:
         raise SpecError(path, "give at least one value")
+    replaces_a_step = isinstance(pipeline.get_params(deep=True)[name], BaseEstimator)
     built = []
     for i, value in enumerate(values):
+        if replaces_a_step and value not in ("passthrough", "drop"):
+            value = build_estimator(value, join(path, i))
         value = _value(value, join(path, i))
         candidate = clone(pipeline)
         try:

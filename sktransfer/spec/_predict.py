@@ -1,0 +1,119 @@
+"""Predicting with a model that ``sktransfer run`` saved: read the inputs it expects, write CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data import find_images
+from ._experiment import MODEL_FORMAT
+
+
+def load_model(path):
+    """Load a model file written by :func:`sktransfer.spec.run`.
+
+    The file is a joblib pickle, so loading it runs code: load only files you
+    trust, as with any scikit-learn model (the one you wrote, or one from
+    someone you trust).
+
+    Returns
+    -------
+    dict
+        ``estimator`` (fitted), ``input`` (what it reads), ``task``, ``name``.
+    """
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file '{path}' does not exist")
+    saved = joblib.load(path)
+    if not (isinstance(saved, dict) and saved.get("format") == MODEL_FORMAT):
+        raise ValueError(f"'{path}' is not a model file written by 'sktransfer run'")
+    return saved
+
+
+def read_inputs(inputs, spec):
+    """The samples named by ``inputs`` (files, folders, CSV files), and a name for each.
+
+    Parameters
+    ----------
+    inputs : list of str
+        For an image model: image files, folders of them, or CSV files with the
+        image column. For a text model: CSV files with the text column, or text
+        files (each one sample) and folders of ``.txt`` files. For a table
+        model: CSV files with its feature columns.
+    spec : dict
+        The saved model's ``input``.
+
+    Returns
+    -------
+    X, names
+    """
+    kind = spec["kind"]
+    if kind == "arrays":
+        raise ValueError("this model was trained on arrays: predict with it in Python")
+    frames, items, names = [], [], []
+    for entry in map(Path, inputs):
+        if not entry.exists():
+            raise FileNotFoundError(f"input '{entry}' does not exist")
+        if entry.suffix.lower() == ".csv":
+            frame = _read_csv(entry, spec)
+            frames.append(frame)
+            names += [f"{entry}:{row}" for row in range(len(frame))]
+        elif kind == "table":
+            raise ValueError(f"'{entry}': this model reads CSV files with {spec['features']}")
+        elif kind == "images":
+            found = find_images(entry) if entry.is_dir() else [str(entry)]
+            items += found
+            names += found
+        else:
+            found = sorted(entry.rglob("*.txt")) if entry.is_dir() else [entry]
+            items += [p.read_text(encoding="utf-8", errors="replace") for p in found]
+            names += [str(p) for p in found]
+    if not names:
+        raise ValueError(f"no samples found in {', '.join(inputs)}")
+    if frames and items:
+        raise ValueError("give either CSV files or sample files, not both")
+    if frames:
+        import pandas as pd
+
+        return pd.concat(frames, ignore_index=True), names
+    return items, names
+
+
+def _read_csv(path, spec):
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    features = spec.get("features") or [_only_column(table, path)]
+    missing = [c for c in features if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"'{path}' lacks the model's columns {missing}; it has {list(table.columns)}"
+        )
+    for column in spec.get("image_columns", []):
+        table[column] = [str(path.parent / p) for p in table[column]]
+    return table[features[0]] if len(features) == 1 else table[features]
+
+
+def _only_column(table, path):
+    if len(table.columns) != 1:
+        raise ValueError(f"'{path}': the model was not trained on a CSV; give a one-column CSV")
+    return table.columns[0]
+
+
+def predictions(saved, X, names):
+    """A table of each input's prediction, and its class probabilities where there are any."""
+    import pandas as pd
+
+    estimator = saved["estimator"]
+    table = pd.DataFrame({"input": names, "prediction": estimator.predict(X)})
+    if hasattr(estimator, "predict_proba"):
+        try:
+            probabilities = estimator.predict_proba(X)
+        except AttributeError:  # a final step without probabilities (LinearSVC)
+            return table
+        for label, column in zip(estimator.classes_, np.asarray(probabilities).T):
+            table[f"proba_{label}"] = column
+    return table
