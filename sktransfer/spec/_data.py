@@ -165,13 +165,20 @@ def _read_csv(section, where, path):
         raise SpecError(join(section.path, "label"), f"'{where}' row {row} has no label")
     for column in image_columns:
         table[column] = [_image_path(where, row, column, p) for row, p in enumerate(table[column])]
-    X = table[features[0]] if len(features) == 1 else table[features]
-    if len(features) == 1:
-        kind = "images" if features[0] in image_columns else _kind_of_column(X)
-    else:
-        kind = "table"
+    kind = "table"
+    if len(features) == 1 and features[0] in image_columns:
+        kind = "images"
+    elif len(features) == 1 and table[features[0]].dtype == object:
+        kind = "texts"
     input_ = {"kind": kind, "features": features, "image_columns": image_columns}
-    return X, table[label].to_numpy(), input_
+    return samples(table, input_), table[label].to_numpy(), input_
+
+
+def samples(table, input_):
+    """The model's input from a table: one column of images or texts as a Series (what
+    the encoders take), else a DataFrame of the feature columns (a ColumnTransformer's)."""
+    features = input_["features"]
+    return table[features[0]] if input_["kind"] in ("images", "texts") else table[features]
 
 
 def _names(columns):
@@ -187,10 +194,6 @@ def _image_path(csv, row, column, value):
             "data.image_columns", f"'{csv}' row {row}, column {column!r}: '{where}' does not exist"
         )
     return str(where)
-
-
-def _kind_of_column(column):
-    return "texts" if column.dtype == object else "table"
 
 
 def _input_of(X):

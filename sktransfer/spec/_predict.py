@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import find_images
+from ._data import samples
 from ._experiment import MODEL_FORMAT
 
 
@@ -94,7 +95,7 @@ def _read_csv(path, spec):
         )
     for column in spec.get("image_columns", []):
         table[column] = [str(path.parent / p) for p in table[column]]
-    return table[features[0]] if len(features) == 1 else table[features]
+    return samples(table, {**spec, "features": features})
 
 
 def _only_column(table, path):

@@ -162,12 +162,14 @@ def test_import_paths_are_refused_without_importing_them(name, tmp_path, monkeyp
 def test_yaml_tags_that_construct_objects_are_refused(tag, tmp_path):
     marker = tmp_path / "ran"
     path = tmp_path / "spec.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         data: {{dataset: bbc_news, per_class: 4}}
         pipeline:
           - LogisticRegression:
               C: {tag.format(marker=marker)}
-        """))
+        """)
+    )
     caught = error(path)
     assert "would construct a Python object" in str(caught) and "line 4" in str(caught)
     assert not marker.exists()
