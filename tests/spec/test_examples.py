@@ -1,0 +1,77 @@
+"""Every example spec in examples/specs runs, on small data from examples/make_example_data.py."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sktransfer.datasets import fashion_mnist_available
+from sktransfer.spec import load_spec, run
+from sktransfer.spec._predict import load_model, predictions, read_inputs
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not fashion_mnist_available(), reason="needs dataset-fashion-mnist"),
+]
+
+
+@pytest.fixture(scope="module")
+def example_data(tmp_path_factory):
+    """examples/data, small: 4 training and 3 test images per class, a 30-row table."""
+    root = tmp_path_factory.mktemp("examples")
+    module = importlib.util.spec_from_file_location("make_data", EXAMPLES / "make_example_data.py")
+    make_data = importlib.util.module_from_spec(module)
+    module.loader.exec_module(make_data)
+    make_data.main(["--out", str(root / "data"), "--per-class", "4", "--test-per-class", "3"])
+    (root / "specs").mkdir()
+    return root
+
+
+def small(name, root, **data):
+    """The example spec, its data section made smaller, its paths kept relative."""
+    fields = yaml.safe_load((EXAMPLES / "specs" / name).read_text())
+    fields["data"].update(data)
+    shutil.copy(EXAMPLES / "specs" / name, root / "specs" / name)
+    return load_spec(fields, base_dir=root / "specs")
+
+
+def test_the_spec_files_are_all_tested():
+    tested = {"images_freeze_search.yaml", "text_few_shot.yaml", "multimodal.yaml"}
+    assert {p.name for p in (EXAMPLES / "specs").glob("*.yaml")} == tested
+
+
+def test_images_freeze_search(example_data):
+    report = run(small("images_freeze_search.yaml", example_data), output_dir=example_data / "o1")
+    assert report["search"]["candidates"] == 4
+    assert report["data"]["n_train"] == 40 and report["data"]["n_test"] == 30
+    assert report["baseline"]["name"] == "pixels"
+    assert report["metrics"]["accuracy"] > 0.2  # 10 classes, 4 images each: above chance
+    assert {p.name for p in (example_data / "o1").iterdir()} == {
+        "model.joblib", "report.json", "report.md", "confusion_matrix.png", "search_results.csv"
+    }  # fmt: skip
+
+
+def test_text_few_shot(example_data):
+    report = run(small("text_few_shot.yaml", example_data, per_class=4, test_per_class=8))
+    assert report["data"]["n_train"] == 20 and report["data"]["n_test"] == 40
+    assert report["metrics"]["accuracy"] > 0.6  # five topics; MiniLM knows them
+    assert report["baseline"]["name"] == "tfidf"
+
+
+def test_multimodal(example_data):
+    out = example_data / "o3"
+    report = run(small("multimodal.yaml", example_data, test_size=0.4), output_dir=out)
+    assert report["data"]["n_train"] == 18 and report["data"]["n_test"] == 12
+    assert report["pipeline"] == "ColumnTransformer + StandardScaler + LogisticRegression"
+    assert report["baseline"]["name"] == "ColumnTransformer + LogisticRegression"
+    # the saved model reads the same CSV again, image paths relative to it
+    saved = load_model(out / "model.joblib")
+    assert saved["input"]["image_columns"] == ["photo"]
+    X, names = read_inputs([str(example_data / "data" / "products.csv")], saved["input"])
+    assert list(X.columns) == ["photo", "description", "price"] and len(names) == 30
+    table = predictions(saved, X, names)
+    assert set(table["prediction"]) <= set(saved["estimator"].classes_)
