@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "sktransfer.backbones"
 _BUILTIN_FAMILIES = {
     "efficientnet_lite": "sktransfer.backbones._lite0:specs",
     "torchvision": "sktransfer.backbones._torchvision:specs",
+    "scratch": "sktransfer.backbones._scratch:specs",
     "sentence-transformers": "sktransfer.backbones._sentence_transformers:specs",
     "gensim": "sktransfer.backbones._gensim:specs",
 }
@@ -95,9 +96,9 @@ class Registry:
         The entry-point group read for plugins.
     builtin_families : dict of str to str, optional
         Namespace to ``"module:attribute"`` giving that family's specs; None
-        is sktransfer's own families (torchvision, EfficientNet-Lite0,
-        sentence-transformers, gensim), ``{}`` none (e.g. to test a plugin
-        alone).
+        is sktransfer's own families (torchvision, EfficientNet-Lite0, the
+        from-scratch ``small_cnn``, sentence-transformers, gensim), ``{}``
+        none (e.g. to test a plugin alone).
 
     Examples
     --------
