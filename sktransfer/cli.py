@@ -10,19 +10,26 @@ from . import backbones
 
 
 def _backbones(args):
+    import json
+
+    from .backbones._listing import rows, table
+
     names = backbones.list(modality=args.modality)
     if args.pattern:
-        names = [n for n in names if fnmatch.fnmatch(n.lower(), args.pattern.lower())]
+        pattern = args.pattern.lower()
+        names = [
+            n
+            for n in names
+            if fnmatch.fnmatch(n.lower(), pattern)
+            or fnmatch.fnmatch(backbones.get(n).qualified_name.lower(), pattern)
+        ]
     if not names:
-        print("no backbones match", file=sys.stderr)
+        kind = f"{args.modality} backbones" if args.modality else "backbones"
+        problem = f"no {kind} match {args.pattern!r}" if args.pattern else f"no {kind} registered"
+        print(f"{problem} (see 'sktransfer backbones')", file=sys.stderr)
         return 1
-    specs = [backbones.get(name) for name in names]
-    width = max(len(name) for name in names)
-    for name, spec in zip(names, specs):
-        line = f"{name:<{width}}  {spec.modality:<5}  {spec.description}"
-        if args.details:
-            line += f"  [dim {spec.feature_dim}, groups: {', '.join(spec.layer_groups)}]"
-        print(line)
+    listed = rows(names, details=args.details)
+    print(json.dumps(listed, indent=2) if args.json else table(listed))
     return 0
 
 
@@ -72,9 +79,20 @@ def _size(n_bytes):
 def build_parser():
     parser = argparse.ArgumentParser(prog="sktransfer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("backbones", help="list the registered backbones")
+    listing = commands.add_parser(
+        "backbones",
+        help="list the registered backbones",
+        description="One row per registered backbone: its name (namespace/name where two "
+        "sources share it), modality, feature dimension (DIM), whether its default "
+        "pre-trained weights are on this machine now (ON DISK: yes, no, or - where it has "
+        "none; checked without any download) and the plugin or built-in family that "
+        "provides it (PROVIDER). DIM is '?' where knowing it takes building the "
+        "architecture (timm's tags): --details builds it.",
+    )
     listing.add_argument(
-        "pattern", nargs="?", help="only names matching this shell pattern, e.g. 'resnet*'"
+        "pattern",
+        nargs="?",
+        help="only names matching this shell pattern: 'resnet*', or qualified 'timm/*'",
     )
     listing.add_argument(
         "--modality", choices=["image", "text", "words"], help="only this modality"
@@ -82,7 +100,15 @@ def build_parser():
     listing.add_argument(
         "--details",
         action="store_true",
-        help="also show feature dimension and layer groups (builds each architecture, slow)",
+        help="also the layer groups, and the dimensions shown as '?' (builds each such "
+        "architecture on the meta device: slow, narrow it with a pattern)",
+    )
+    listing.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON list of objects instead: name, qualified_name, modality, feature_dim, "
+        "weights_on_disk, provider, description (null where unknown or none), and "
+        "layer_groups with --details",
     )
     listing.set_defaults(run=_backbones)
 

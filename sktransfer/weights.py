@@ -13,7 +13,8 @@ A backbone names its default weights with a :class:`WeightsSource`, and
 
 When all of these fail, :class:`~sktransfer.exceptions.WeightsNotFoundError`
 says which file is missing, where it comes from and where to put it: at once,
-never after a round of retries.
+never after a round of retries. :func:`on_disk` tells whether steps 1 to 4
+would find them, without step 5.
 
 The user's ``weights`` argument (``"default"``, None or a path) is turned into
 a path by :func:`resolve`, and a state dict is read by :func:`load_state_dict`
@@ -148,6 +149,31 @@ def find(source):
         if path is not None and Path(path).exists():
             return Path(path)
     return None
+
+
+def on_disk(source):
+    """Whether ``source``'s weights are on this machine now, where :func:`fetch` looks first.
+
+    :func:`find`'s answer, as a bool: the packaged copy, ``filename`` in
+    :func:`search_dirs`, or the library's cache (Hugging Face, gensim-data).
+    Nothing is downloaded, no connection is opened and no model is built, so
+    listings call it for every backbone.
+
+    Parameters
+    ----------
+    source : WeightsSource
+        The weights looked for.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> on_disk(WeightsSource(filename="no-such-weights-file.pth"))
+    False
+    """
+    return find(source) is not None
 
 
 def fetch(source, *, backbone):

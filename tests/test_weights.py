@@ -135,6 +135,22 @@ def _not_installed():
     raise ImportError("no such package")
 
 
+def test_on_disk_says_where_find_looks_and_never_downloads(tmp_path, no_network):
+    downloads = []
+    source = weights.WeightsSource(
+        "w.pt", url="https://example.org/w.pt", packaged=_not_installed,
+        download=lambda: downloads.append("w.pt"),
+    )  # fmt: skip
+    assert weights.on_disk(source) is False
+    (tmp_path / "w.pt").write_bytes(b"x")
+    assert weights.on_disk(weights.WeightsSource("w.pt", cached=lambda: tmp_path / "w.pt"))
+    assert weights.on_disk(weights.WeightsSource("w.pt", packaged=lambda: tmp_path / "w.pt"))
+    weights.torch_hub_dir().mkdir(parents=True)
+    (weights.torch_hub_dir() / "w.pt").write_bytes(b"x")
+    assert weights.on_disk(source) is True
+    assert downloads == [] and no_network == []
+
+
 def test_a_library_download_is_used_only_when_nothing_is_on_disk(tmp_path, monkeypatch, no_network):
     monkeypatch.setattr(weights, "reachable", lambda url: True)
     target = tmp_path / "downloaded.bin"

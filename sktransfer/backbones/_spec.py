@@ -99,7 +99,8 @@ class BackboneSpec:
         Size of the feature vector (for images, of ``forward_head``'s output),
         or a function computing it on demand. Only listings read it: the
         estimators measure the built model, so omitting it costs nothing but
-        a blank in ``sktransfer backbones --details``.
+        a blank in ``sktransfer backbones``. An int is shown in every listing;
+        a function is called only by ``sktransfer backbones --details``.
     layer_groups : tuple of str or callable, optional
         Names of the layer groups, ordered from input to output, or a function
         computing them; for images, the keys of the built model's
@@ -164,6 +165,15 @@ class BackboneSpec:
         if callable(self._feature_dim):
             self._feature_dim = self._feature_dim()
         return self._feature_dim
+
+    @property
+    def known_feature_dim(self):
+        """:attr:`feature_dim` when it costs nothing: given as an int, or computed before.
+
+        None where only calling the spec's function would tell (it may build
+        the architecture), or where the spec does not say.
+        """
+        return None if callable(self._feature_dim) else self._feature_dim
 
     @property
     def layer_groups(self):

@@ -299,6 +299,38 @@ def build(name, weights="default", *, source=None, input_size=224):
     return backbone_of(name, model)
 
 
+# The feature size of each model's pre-trained weights (its classifier's input, or
+# SqueezeNet's last map), as describe() measures it. The weights fix it; measuring it
+# builds each model (RegNets not on the meta device), some 45 s for all 80 on two CPU
+# cores: too slow for every listing. A model missing here (a newer torchvision's) is
+# measured when a listing asks for details.
+FEATURE_DIMS = {
+    "alexnet": 4096, "googlenet": 1024, "inception_v3": 2048, "maxvit_t": 512,
+    "convnext_base": 1024, "convnext_large": 1536, "convnext_small": 768, "convnext_tiny": 768,
+    "densenet121": 1024, "densenet161": 2208, "densenet169": 1664, "densenet201": 1920,
+    "efficientnet_b0": 1280, "efficientnet_b1": 1280, "efficientnet_b2": 1408,
+    "efficientnet_b3": 1536, "efficientnet_b4": 1792, "efficientnet_b5": 2048,
+    "efficientnet_b6": 2304, "efficientnet_b7": 2560,
+    "efficientnet_v2_l": 1280, "efficientnet_v2_m": 1280, "efficientnet_v2_s": 1280,
+    "mnasnet0_5": 1280, "mnasnet0_75": 1280, "mnasnet1_0": 1280, "mnasnet1_3": 1280,
+    "mobilenet_v2": 1280, "mobilenet_v3_large": 1280, "mobilenet_v3_small": 1024,
+    "regnet_x_16gf": 2048, "regnet_x_1_6gf": 912, "regnet_x_32gf": 2520, "regnet_x_3_2gf": 1008,
+    "regnet_x_400mf": 400, "regnet_x_800mf": 672, "regnet_x_8gf": 1920,
+    "regnet_y_128gf": 7392, "regnet_y_16gf": 3024, "regnet_y_1_6gf": 888, "regnet_y_32gf": 3712,
+    "regnet_y_3_2gf": 1512, "regnet_y_400mf": 440, "regnet_y_800mf": 784, "regnet_y_8gf": 2016,
+    "resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048,
+    "resnext50_32x4d": 2048, "resnext101_32x8d": 2048, "resnext101_64x4d": 2048,
+    "wide_resnet50_2": 2048, "wide_resnet101_2": 2048,
+    "shufflenet_v2_x0_5": 1024, "shufflenet_v2_x1_0": 1024, "shufflenet_v2_x1_5": 1024,
+    "shufflenet_v2_x2_0": 2048, "squeezenet1_0": 512, "squeezenet1_1": 512,
+    "swin_t": 768, "swin_s": 768, "swin_b": 1024,
+    "swin_v2_t": 768, "swin_v2_s": 768, "swin_v2_b": 1024,
+    "vgg11": 4096, "vgg11_bn": 4096, "vgg13": 4096, "vgg13_bn": 4096,
+    "vgg16": 4096, "vgg16_bn": 4096, "vgg19": 4096, "vgg19_bn": 4096,
+    "vit_b_16": 768, "vit_b_32": 768, "vit_l_16": 1024, "vit_l_32": 1024, "vit_h_14": 1280,
+}  # fmt: skip
+
+
 @functools.cache
 def describe(name, input_size):
     """(feature_dim, layer_groups) of ``name``, from a weight-less forward pass."""
@@ -340,7 +372,7 @@ def _spec(name):
         build=functools.partial(build, name, source=source, input_size=preprocessing.input_size),
         description=f"torchvision {name} ({meta.get('num_params', 0) / 1e6:.1f}M params{accuracy})",
         preprocessing=preprocessing,
-        feature_dim=lambda: describe(name, preprocessing.input_size)[0],
+        feature_dim=FEATURE_DIMS.get(name, lambda: describe(name, preprocessing.input_size)[0]),
         layer_groups=lambda: describe(name, preprocessing.input_size)[1],
         weights=source,
         family=FAMILY,

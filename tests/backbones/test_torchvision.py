@@ -133,6 +133,19 @@ def test_pre_logits_layers_are_the_last_group():
     assert backbones.get("resnet50").layer_groups[-1] == "layer4"
 
 
+def test_every_model_has_a_static_feature_dim():
+    """Listings show them without a build; a model missing here is only measured on demand."""
+    assert set(_torchvision.FEATURE_DIMS) == set(list_models(module=torchvision.models))
+    assert backbones.get("regnet_y_128gf").known_feature_dim == 7392
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(_torchvision.FEATURE_DIMS))
+def test_static_feature_dims_are_what_a_build_measures(name):
+    size = backbones.get(name).preprocessing.input_size
+    assert _torchvision.describe(name, size)[0] == _torchvision.FEATURE_DIMS[name]
+
+
 def test_preprocessing_follows_torchvision_presets():
     b3 = backbones.get("efficientnet_b3").preprocessing
     assert (b3.interpolation, b3.input_size, b3.resize_size) == ("bicubic", 300, 320)
