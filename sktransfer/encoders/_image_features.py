@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..backbones._image import pool
@@ -118,3 +119,26 @@ class ImageFeatures(nn.Module):
                 f"its layer groups are {list(self.backbone.layer_groups())}"
             )
         return captured[0]
+
+
+def probe(features, preprocessing, *, image_size=None):
+    """The length of ``features``' output, from one blank image of the preprocessing's size.
+
+    A backbone that cannot take that size (a vision transformer's position
+    embeddings, a kernel larger than a small map) fails here, in ``fit``: as a
+    ValueError naming ``image_size`` when the user chose the size.
+    """
+    size = preprocessing.input_size
+    was_training = features.training
+    try:
+        with torch.no_grad():
+            return int(features.eval()(torch.zeros(1, 3, size, size)).shape[1])
+    except (RuntimeError, AssertionError) as exc:  # what torch and torch._assert raise
+        if image_size is None:
+            raise
+        raise ValueError(
+            f"image_size={image_size} does not fit this backbone ({type(exc).__name__}: {exc}); "
+            "leave image_size=None for its own input size"
+        ) from exc
+    finally:
+        features.train(was_training)

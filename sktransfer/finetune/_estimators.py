@@ -22,6 +22,16 @@ _PARAMETERS = """
     weights : "default", None or path, default="default"
         The backbone's pre-trained weights (see :mod:`sktransfer.weights`);
         None starts from a random initialisation (a from-scratch baseline).
+    image_size : int, optional
+        Train and predict on ``image_size x image_size`` images instead of
+        the backbone's own input size: each image is resized in proportion
+        (its shorter side to ``round(image_size * resize_size / input_size)``)
+        and centre-cropped to that size. None keeps the backbone's
+        preprocessing. Smaller is faster (half the size, a quarter of the
+        pixels) and can suit small images; CNNs take any size, most vision
+        transformers only their own. A warm start may change it (progressive
+        resizing). Images only: a text backbone with an ``image_size`` raises
+        ValueError in ``fit``.
     freeze : str or int, default="backbone"
         Which backbone layers train, by layer group (``layer_groups_``, input
         to output): "none" (all); "backbone" (only the new head); "last:K" or
@@ -110,6 +120,9 @@ _ATTRIBUTES = """
         Losses, scores and ``trainable_groups`` per epoch.
     modality_ : {"image", "text"}
         What the estimator reads.
+    preprocessing_ : ImagePreprocessing or None
+        Resize, crop and normalisation of the images (at ``image_size`` when
+        it is set); None for text.
 """
 
 
@@ -155,6 +168,7 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         backbone="efficientnet_lite0",
         *,
         weights="default",
+        image_size=None,
         freeze="backbone",
         head=(),
         dropout=0.0,

@@ -8,6 +8,7 @@ from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
 
 from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options, validate_params
 from ..encoders._base import CACHE_CONSTRAINT
+from ..encoders._image import preprocessing_at
 from ._devices import _DeviceBatches
 from ._freeze import Freeze
 from ._head import make_head
@@ -40,6 +41,7 @@ class _FineTuner(_DeviceBatches):
         **{k: v for k, v in TRAINING_CONSTRAINTS.items() if k != "hidden"},
         "head": TRAINING_CONSTRAINTS["hidden"],
         "weights": [Options("default"), NONE, PATH],
+        "image_size": [NONE, Interval(int, 8)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
         "lr": [Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
@@ -56,6 +58,7 @@ class _FineTuner(_DeviceBatches):
         backbone="efficientnet_lite0",
         *,
         weights="default",
+        image_size=None,
         freeze="backbone",
         head=(),
         dropout=0.0,
@@ -89,6 +92,7 @@ class _FineTuner(_DeviceBatches):
         )  # fmt: skip
         self.backbone = backbone
         self.weights = weights
+        self.image_size = image_size
         self.freeze = freeze
         self.head = head
         self.dropout = dropout
@@ -129,10 +133,20 @@ class _FineTuner(_DeviceBatches):
 
     def _samples(self, X, y, *, reset):
         """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew."""
+        spec = resolve_backbone(self.backbone)
         if reset:
-            spec = resolve_backbone(self.backbone)
             self.modality_ = spec.modality
-            self.preprocessing_ = spec.preprocessing if spec.modality == "image" else None
+        if self.modality_ != "image" and self.image_size is not None:
+            raise ValueError(
+                f"image_size is for image backbones; {spec.name!r} reads {spec.modality}: "
+                f"leave image_size=None (got {self.image_size})"
+            )
+        # Set in every fit: a warm start may train at another size (progressive resizing).
+        self.preprocessing_ = (
+            preprocessing_at(spec.preprocessing, self.image_size)
+            if self.modality_ == "image"
+            else None
+        )
         samples = Samples.of(X, self.modality_, self.preprocessing_)
         if y is None:
             raise ValueError(f"{type(self).__name__} needs targets y to fit")
@@ -235,15 +249,13 @@ class _FineTuner(_DeviceBatches):
 
     def initialize_module(self):
         # Build the backbone, put the head on, and apply ``freeze``.
-        from ..encoders._image_features import ImageFeatures
+        from ..encoders._image_features import ImageFeatures, probe
 
         spec = resolve_backbone(self.backbone)
         body = spec.build(self.weights)
         if spec.modality == "image":
             body = ImageFeatures(body).to(memory_format=torch.channels_last)
-            size = spec.preprocessing.input_size
-            with torch.no_grad():
-                n_features = body.eval()(torch.zeros(1, 3, size, size)).shape[1]
+            n_features = probe(body, self.preprocessing_, image_size=self.image_size)
         else:
             n_features = body.get_embedding_dimension()
         n_out = len(self.classes_) if self._classifier else self.n_outputs_
@@ -253,7 +265,7 @@ class _FineTuner(_DeviceBatches):
         )  # fmt: skip
         groups = layer_groups(body, spec.modality)
         self._freeze.check(groups)
-        pre = spec.preprocessing
+        pre = self.preprocessing_
         normalise = {"mean": pre.mean, "std": pre.std} if spec.modality == "image" else {}
         if self._freeze.kind == "lora":
             add_lora(body, self._freeze.rank)
