@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import sys
+import textwrap
 
 from . import backbones
 
@@ -69,6 +70,58 @@ def _cache_clear(args):
     return 0
 
 
+def _run(args):
+    from .spec import load_spec, run
+
+    spec = load_spec(args.spec)
+    report = run(
+        spec,
+        output_dir=args.out,
+        progress=not args.quiet,
+        log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+    )
+    print(metrics_table(report))
+    return 0
+
+
+def metrics_table(report):
+    """The metrics of a run's report against its baseline, and its note, as plain text."""
+    baseline = report.get("baseline")
+    header = ["metric", "model"] + ([f"baseline ({baseline['name']})"] if baseline else [])
+    rows = [header]
+    for name, value in report["metrics"].items():
+        rows.append(
+            [name, f"{value:.4f}"] + ([f"{baseline['metrics'][name]:.4f}"] if baseline else [])
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    ]
+    if report.get("note"):
+        lines += ["", textwrap.fill(report["note"], 88)]
+    return "\n".join([f"{report['name']}: {report['pipeline']}", *lines])
+
+
+def _predict(args):
+    from .spec._predict import load_model, predictions, read_inputs
+
+    saved = load_model(args.model)
+    X, names = read_inputs(args.inputs, saved["input"])
+    table = predictions(saved, X, names)
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _demo(args):
+    from . import demo
+
+    return demo.main(quick=args.quick, draws=args.draws, out=args.out)
+
+
 def _size(n_bytes):
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n_bytes < 1024 or unit == "GiB":
@@ -124,12 +177,55 @@ def build_parser():
             "--dir", help="the cache directory (default: embeddings under $SKTRANSFER_HOME)"
         )
         action.set_defaults(run=run)
+
+    running = commands.add_parser(
+        "run", help="run the experiment a YAML spec describes, print its metrics"
+    )
+    running.add_argument("spec", help="the YAML spec file (see examples/*.yaml)")
+    running.add_argument("--out", help="write the model and reports here (default: output.dir)")
+    running.add_argument("--quiet", action="store_true", help="no progress, only the metrics")
+    running.set_defaults(run=_run)
+
+    predicting = commands.add_parser(
+        "predict", help="predict with a model that 'sktransfer run' saved; CSV out"
+    )
+    predicting.add_argument("model", help="the model file (model.joblib); load only trusted files")
+    predicting.add_argument(
+        "inputs", nargs="+", help="image or text files, folders of them, or CSV files"
+    )
+    predicting.add_argument("--out", help="the CSV file to write (default: standard output)")
+    predicting.set_defaults(run=_predict)
+
+    demo = commands.add_parser(
+        "demo", help="few-shot transfer against baselines, on packaged images and texts"
+    )
+    demo.add_argument("--quick", action="store_true", help="a one-minute version")
+    demo.add_argument("--draws", type=int, help="random draws of the labelled set (default 3)")
+    demo.add_argument("--out", default="sktransfer-demo", help="where the reports go")
+    demo.set_defaults(run=_demo)
+
+    for command in commands.choices.values():
+        command.add_argument(
+            "--debug", action="store_true", help="show the full traceback of an error"
+        )
     return parser
 
 
 def main(argv=None):
+    """Run a command; exit status 0 when it worked, 2 for a usage or spec error, 1 otherwise."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        from .exceptions import SpecError
+
+        print(f"sktransfer {args.command}: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, SpecError) else 1
 
 
 if __name__ == "__main__":
