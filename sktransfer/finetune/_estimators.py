@@ -32,6 +32,10 @@ _PARAMETERS = """
         transformers only their own. A warm start may change it (progressive
         resizing). Images only: a text backbone with an ``image_size`` raises
         ValueError in ``fit``.
+    max_seq_length : int, optional
+        Texts only: the tokens of each text the model reads, the rest cut off
+        (None keeps the model's own limit, 256 for all-MiniLM-L6-v2). Shorter
+        trains faster, in proportion.
     freeze : str or int, default="backbone"
         Which backbone layers train, by layer group (``layer_groups_``, input
         to output): "none" (all); "backbone" (only the new head); "last:K" or
@@ -169,6 +173,7 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         *,
         weights="default",
         image_size=None,
+        max_seq_length=None,
         freeze="backbone",
         head=(),
         dropout=0.0,

@@ -42,6 +42,7 @@ class _FineTuner(_DeviceBatches):
         "head": TRAINING_CONSTRAINTS["hidden"],
         "weights": [Options("default"), NONE, PATH],
         "image_size": [NONE, Interval(int, 8)],
+        "max_seq_length": [NONE, Interval(int, 1)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
         "lr": [Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
@@ -59,6 +60,7 @@ class _FineTuner(_DeviceBatches):
         *,
         weights="default",
         image_size=None,
+        max_seq_length=None,
         freeze="backbone",
         head=(),
         dropout=0.0,
@@ -93,6 +95,7 @@ class _FineTuner(_DeviceBatches):
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
+        self.max_seq_length = max_seq_length
         self.freeze = freeze
         self.head = head
         self.dropout = dropout
@@ -140,6 +143,11 @@ class _FineTuner(_DeviceBatches):
             raise ValueError(
                 f"image_size is for image backbones; {spec.name!r} reads {spec.modality}: "
                 f"leave image_size=None (got {self.image_size})"
+            )
+        if self.modality_ != "text" and self.max_seq_length is not None:
+            raise ValueError(
+                f"max_seq_length is for text backbones; {spec.name!r} reads {spec.modality}: "
+                f"leave max_seq_length=None (got {self.max_seq_length})"
             )
         # Set in every fit: a warm start may train at another size (progressive resizing).
         self.preprocessing_ = (
@@ -257,6 +265,8 @@ class _FineTuner(_DeviceBatches):
             body = ImageFeatures(body).to(memory_format=torch.channels_last)
             n_features = probe(body, self.preprocessing_, image_size=self.image_size)
         else:
+            if self.max_seq_length is not None:  # the tokeniser truncates to it
+                body.max_seq_length = self.max_seq_length
             n_features = body.get_embedding_dimension()
         n_out = len(self.classes_) if self._classifier else self.n_outputs_
         head = make_head(

@@ -125,6 +125,7 @@ def _description(net, shape):
         "cut": str(net.module_.cut_at),
         "shape": list(shape),
         "preprocessing": repr(net.preprocessing_),
+        "max_seq_length": net.max_seq_length,
         "precision": net.precision,
         "model_digest": weights_digest(net.module_.body),
     }

@@ -411,6 +411,24 @@ def test_text_fine_tuning_learns_and_freezes_by_transformer_block():
     assert model.predict(["The midfielder signed a new contract."])[0] == "sport"
 
 
+@pytest.mark.slow
+def test_max_seq_length_cuts_the_tokens_a_text_model_reads(images):
+    pytest.importorskip("sentence_transformers")
+    seen = []
+    model = FineTuneClassifier(
+        "all-MiniLM-L6-v2", freeze="backbone", max_seq_length=6, max_epochs=1,
+        validation=None, device="cpu", random_state=0,
+    )  # fmt: skip
+    model.fit(TEXTS, TOPICS)
+    model.module_.body[0].register_forward_pre_hook(
+        lambda module, args: seen.append(args[0]["input_ids"].shape[1])
+    )
+    model.predict([" ".join(["word"] * 50)])
+    assert model.module_.body.max_seq_length == 6 and seen == [6]
+    with pytest.raises(ValueError, match="max_seq_length is for text backbones"):
+        FineTuneClassifier(max_seq_length=6, device="cpu").fit(*images)
+
+
 def test_an_unknown_backbone_lists_close_names_before_any_work(images):
     model = FineTuneClassifier("resnet5O", device="cpu")
     with pytest.raises(UnknownBackboneError, match="Did you mean: resnet50"):
