@@ -17,6 +17,7 @@ each class for training (few-shot experiments) with ``random_state``;
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,16 +201,24 @@ def _input_of(X):
     return {"kind": "texts" if isinstance(X[0], str) else "arrays"}
 
 
+@functools.lru_cache(maxsize=2)
+def _read_packaged(name):
+    """A packaged data set, read once per process (a demo or a loop of runs reads it
+    again and again); only copies of its samples leave this module."""
+    if name == "fashion_mnist":
+        return datasets.load_fashion_mnist("train") + datasets.load_fashion_mnist("test")
+    return datasets.load_bbc_news()
+
+
 def _packaged(section, seed):
     name = section.get("dataset", str)
     if name == "fashion_mnist":
-        images, labels = datasets.load_fashion_mnist("train")
-        test_images, test_labels = datasets.load_fashion_mnist("test")
+        images, labels, test_images, test_labels = _read_packaged(name)
         classes = np.array(datasets.FASHION_MNIST_CLASSES)
         train = _draw(section, "per_class", labels, seed)
         test = _draw(section, "test_per_class", test_labels, TEST_SEED)
         return images[train], classes[labels[train]], test_images[test], classes[test_labels[test]]
-    texts, labels = datasets.load_bbc_news()
+    texts, labels = _read_packaged(name)
     if "test_per_class" in section:  # a fixed test set; the training draw from the rest
         test = _draw(section, "test_per_class", labels, TEST_SEED)
         rest = np.setdiff1d(np.arange(len(labels)), test)

