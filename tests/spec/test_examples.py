@@ -2,11 +2,16 @@
 
 import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from sktransfer.data import load_image_folder
 from sktransfer.datasets import fashion_mnist_available
 from sktransfer.spec import load_spec, run
 from sktransfer.spec._predict import load_model, predictions, read_inputs
@@ -51,8 +56,39 @@ def test_images_freeze_search(example_data):
     assert report["baseline"]["name"] == "pixels"
     assert report["metrics"]["accuracy"] > 0.2  # 10 classes, 4 images each: above chance
     assert {p.name for p in (example_data / "o1").iterdir()} == {
-        "model.joblib", "report.json", "report.md", "confusion_matrix.png", "search_results.csv"
-    }  # fmt: skip
+        "model.joblib",
+        "report.json",
+        "report.md",
+        "confusion_matrix.png",
+        "search_results.csv",
+    }
+    # A new process reloads the model and predicts the test folder as this one does.
+    test_folder = example_data / "data" / "fashion" / "test"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sktransfer.cli",
+            "predict",
+            str(example_data / "o1" / "model.joblib"),
+            str(test_folder),
+            "--out",
+            str(example_data / "predictions.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    predicted = pd.read_csv(example_data / "predictions.csv")
+    paths, labels = load_image_folder(test_folder)
+    assert predicted["input"].tolist() == sorted(paths)
+    saved = load_model(example_data / "o1" / "model.joblib")
+    here = saved["estimator"].predict(sorted(paths))
+    assert predicted["prediction"].tolist() == here.tolist()
+    truth = dict(zip(paths, labels))
+    accuracy = np.mean([truth[p] == label for p, label in zip(predicted["input"], here)])
+    assert accuracy == pytest.approx(report["metrics"]["accuracy"])  # fmt: skip
 
 
 def test_text_few_shot(example_data):
