@@ -124,7 +124,7 @@ def load(value, base_dir, *, classification, path="data"):
 
 
 def _existing(name, base_dir, path):
-    where = Path(base_dir, os.path.expanduser(name))
+    where = Path(os.path.normpath(Path(base_dir, os.path.expanduser(name))))
     if not where.exists():
         raise SpecError(path, f"'{where}' does not exist")
     return where

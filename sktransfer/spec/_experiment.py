@@ -163,6 +163,8 @@ def _from_scratch(pipeline):
             changes[name] = None
         if name.endswith("__freeze"):
             changes[name] = "none"
+        if name.endswith("__backbone_lr"):  # the backbone learns as fast as the head
+            changes[name] = "1x"
     if not any(name.endswith("weights") for name in changes):
         raise SpecError(
             "evaluate.baseline", "'scratch' needs a pipeline with a pre-trained backbone"
@@ -175,7 +177,9 @@ def _from_scratch(pipeline):
 def _output_dir(spec, override=None):
     output = Section(spec.fields.get("output"), "output", ("dir",))
     name = override or output.get("dir", str)
-    return None if name is None else Path(spec.base_dir, os.path.expanduser(str(name)))
+    if name is None:
+        return None
+    return Path(os.path.normpath(Path(spec.base_dir, os.path.expanduser(str(name)))))
 
 
 def run(spec, *, output_dir=None, progress=False, log=None):
