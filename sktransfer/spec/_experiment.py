@@ -158,14 +158,14 @@ def _baseline(spec, final):
 def _from_scratch(pipeline):
     """The same architecture, randomly initialised and fully trained."""
     changes = {}
-    for name, value in pipeline.get_params(deep=True).items():
-        if name.endswith("weights") and type(value).__module__ != "numpy":
+    for name in pipeline.get_params(deep=True):
+        if name.endswith("__weights"):
             changes[name] = None
         if name.endswith("__freeze"):
             changes[name] = "none"
         if name.endswith("__backbone_lr"):  # the backbone learns as fast as the head
             changes[name] = "1x"
-    if not any(name.endswith("weights") for name in changes):
+    if not any(name.endswith("__weights") for name in changes):
         raise SpecError(
             "evaluate.baseline", "'scratch' needs a pipeline with a pre-trained backbone"
         )

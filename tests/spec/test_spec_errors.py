@@ -180,3 +180,19 @@ def test_invalid_yaml_and_a_missing_spec_file(tmp_path):
     path.write_text("data: [unclosed\n")
     assert "is not valid YAML" in str(error(path))
     assert "does not exist" in str(error(tmp_path / "none.yaml"))
+
+
+def test_the_scratch_baseline_is_the_same_pipeline_trained_from_random_weights():
+    from sktransfer.spec._experiment import _baseline
+
+    fine_tune = [{"FineTuneClassifier": {"freeze": "last:1", "max_epochs": 2}}]
+    name, baseline = _baseline(load_spec(spec(pipeline=fine_tune, evaluate={
+        "baseline": "scratch"})), None)  # fmt: skip
+    model = baseline.steps[0][1]
+    assert name == "scratch"
+    assert (model.weights, model.freeze, model.backbone_lr, model.max_epochs) == (
+        None, "none", "1x", 2)  # fmt: skip
+    caught = error(spec(evaluate={"baseline": "scratch"}))
+    assert caught.field == "evaluate.baseline" and "pre-trained backbone" in str(caught)
+    caught = error(spec(evaluate={"baseline": "pixel"}))
+    assert "Did you mean: pixels" in str(caught)
