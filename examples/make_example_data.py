@@ -33,7 +33,8 @@ WORDS = {
     "Bag": "leather bag handle shoulder",
     "Ankle boot": "ankle boot heel leather zip",
 }
-COMMON = "new classic soft light dark blue black white red grey comfortable stylish".split()
+COMMON = ["new", "classic", "soft", "light", "dark", "blue", "black", "white", "red", "grey",
+          "comfortable", "stylish"]  # fmt: skip
 
 
 def folder_name(label):
