@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +38,8 @@ from typing import Any
 from .exceptions import WeightsNotFoundError
 
 OFFLINE_VARIABLES = ("SKTRANSFER_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-CONNECT_TIMEOUT = 3  # seconds for the one connection attempt that tells whether a server is there
+# Seconds for the one request that tells whether a server is there, name look-up included.
+CONNECT_TIMEOUT = 1.5
 DOWNLOAD_TIMEOUT = 15  # seconds without an answer before a download gives up
 
 
@@ -232,14 +236,31 @@ def missing_message(source, backbone, reason):
 
 
 def reachable(url):
-    """Whether ``url``'s server accepts a TCP connection (one attempt, no retries)."""
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or (80 if parts.scheme == "http" else 443)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT):
-            return True
-    except (OSError, ValueError):  # refused, unreachable, DNS failure, timeout
-        return False
+    """Whether ``url``'s server answers one HTTP request within ``CONNECT_TIMEOUT`` seconds.
+
+    Any HTTP answer counts, an error status too: the server is there. One attempt,
+    no retries, through the proxies the environment names (as downloads go).
+    A port that accepts connections but never answers, or a name look-up that
+    hangs (the system resolver ignores socket timeouts), is "not reachable" once
+    the time is up, rather than the minute a Hub client's retries can take.
+    """
+    answers = []
+
+    def ask():
+        request = urllib.request.Request(url, method="HEAD")
+        try:
+            urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT).close()
+            answers.append(True)
+        except urllib.error.HTTPError:
+            answers.append(True)
+        except (OSError, ValueError):  # refused, unreachable, DNS failure, timeout, TLS
+            answers.append(False)
+
+    # A daemon thread, so that a resolver that never returns cannot hold the caller.
+    asking = threading.Thread(target=ask, name="sktransfer-reachable", daemon=True)
+    asking.start()
+    asking.join(CONNECT_TIMEOUT)
+    return answers == [True]
 
 
 @contextmanager

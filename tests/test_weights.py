@@ -217,3 +217,51 @@ def test_a_path_named_default_is_a_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(WeightsNotFoundError, match="weights file 'default' .*does not exist"):
         weights.resolve(None, Path("default"), backbone="x")
+
+
+@pytest.fixture
+def silent_server(monkeypatch):
+    """A port that accepts connections and never answers: a firewall or a stuck proxy.
+
+    Downloads are allowed by the environment.
+    """
+    import socket
+    import threading
+
+    for variable in weights.OFFLINE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_a_server_that_never_answers_fails_fast_without_trying_the_download(silent_server):
+    import time
+
+    downloads = []
+    source = weights.WeightsSource(
+        "w.pt", url=f"{silent_server}/w.pt", download=lambda: downloads.append(time.sleep(60))
+    )
+    started = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match="127.0.0.1 cannot be reached"):
+        weights.fetch(source, backbone="w")
+    assert time.perf_counter() - started < weights.CONNECT_TIMEOUT + 1
+    assert downloads == []
+
+
+@pytest.mark.parametrize("family", ["timm", "sentence-transformers"])
+def test_hub_families_fail_fast_whatever_the_hub_client_retries(family, silent_server, monkeypatch):
+    import time
+
+    monkeypatch.setenv("HF_ENDPOINT", silent_server)
+    started = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match="127.0.0.1 cannot be reached"):
+        if family == "timm":
+            ImageEncoder("convnext_tiny.fb_in22k").fit()
+        else:
+            from sktransfer import SentenceEncoder
+
+            SentenceEncoder("some-organisation/some-model").fit()
+    assert time.perf_counter() - started < weights.CONNECT_TIMEOUT + 10  # + imports, a build
