@@ -30,7 +30,7 @@ fashion_mnist:
     transfer: false
     pipeline:
       - FineTuneClassifier: {backbone: small_cnn, weights: null, freeze: none, image_size: 28,
-                             lr: 0.003, backbone_lr: 1x, validation: null,
+                             lr: 0.003, backbone_lr: 1x, schedule: cosine, validation: null,
                              max_epochs: EPOCHS_SCRATCH, random_state: 0}
   EfficientNet-Lite0 probe + LogisticRegression:
     transfer: true
