@@ -108,18 +108,18 @@ def load(value, base_dir, *, classification, path="data"):
     seed = section.get("random_state", int, default=0)
     if "dataset" in section:
         X, y, X_test, y_test = _packaged(section, seed)
-        return Data(X, y, X_test, y_test, source=f"dataset {section.get('dataset', str)}",
-                    input=_input_of(X))  # fmt: skip
+        source = f"dataset {section.get('dataset', str)}"
+        return Data(X, y, X_test, y_test, source=source, input=_input_of(X))
     key = "images" if "images" in section else "csv"
     where = _existing(section.get(key, str), base_dir, join(path, key))
     X, y, input_ = _read(section, key, where, path)
     if "test" in section:
         test = _existing(section.get("test", str), base_dir, join(path, "test"))
         X_test, y_test, _ = _read(section, key, test, path, test=True)
-        X, y = _few_shot(section, X, y, seed, path)
+        X, y = _few_shot(section, X, y, seed)
     else:
         X, X_test, y, y_test = _split(section, X, y, seed, classification, path)
-        X, y = _few_shot(section, X, y, seed, path)
+        X, y = _few_shot(section, X, y, seed)
     return Data(X, y, X_test, y_test, source=f"{key} {where}", input=input_)
 
 
@@ -256,7 +256,7 @@ def _split(section, X, y, seed, classification, path):
         raise SpecError(join(path, "test_size"), f"cannot hold out a test set: {exc}") from None
 
 
-def _few_shot(section, X, y, seed, path):
+def _few_shot(section, X, y, seed):
     if "per_class" not in section:
         return X, y
     index = _draw(section, "per_class", y, seed)

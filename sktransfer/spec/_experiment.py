@@ -240,8 +240,9 @@ def run(spec, *, output_dir=None, progress=False, log=None):
     if baseline is not None:
         log(f"fitting the baseline, {baseline_name}")
         baseline.fit(data.X_train, data.y_train)
-        measured = _report.evaluate(baseline, data.X_test, data.y_test,
-                                    classification=classification)  # fmt: skip
+        measured = _report.evaluate(
+            baseline, data.X_test, data.y_test, classification=classification
+        )
         report["baseline"] = {"name": baseline_name, "metrics": measured["metrics"]}
     report["note"] = _report.compare(report)
     if out is not None:

@@ -60,8 +60,9 @@ def compare(report):
     report["transfer_beats_baseline"] = bool(score > against)
     if score > against:
         return None
-    return NEGATIVE_TRANSFER.format(metric=metric, score=score, baseline=against,
-                                    name=baseline["name"])  # fmt: skip
+    return NEGATIVE_TRANSFER.format(
+        metric=metric, score=score, baseline=against, name=baseline["name"]
+    )
 
 
 def write_json(report, path):
