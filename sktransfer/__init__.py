@@ -7,6 +7,7 @@ from .exceptions import (
     ImageLoadError,
     MissingDependencyError,
     UnknownBackboneError,
+    UntrustedPickleError,
     WeightsNotFoundError,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "PixelEncoder",
     "SentenceEncoder",
     "UnknownBackboneError",
+    "UntrustedPickleError",
     "WeightsNotFoundError",
     "WordVectorEncoder",
     "backbones",

@@ -62,3 +62,16 @@ class SpecError(ValueError):
     def __init__(self, field, message):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+
+
+class UntrustedPickleError(ValueError):
+    """A file is a pickle, and loading it was not allowed; the message says how to allow it.
+
+    A :class:`ValueError`, raised by :class:`~sktransfer.WordVectorEncoder`
+    (so by its ``fit``) before anything is unpickled, when word vectors are a
+    pickle (a file saved by gensim's ``save()``, or a gensim-data model that
+    only its own loader reads). Unpickling runs whatever code the file names,
+    so it needs ``trust_pickle=True``: pass it only for files whose source you
+    trust. Word2vec text or binary, GloVe text and FastText ``.bin`` files need
+    no trust.
+    """

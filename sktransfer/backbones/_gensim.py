@@ -6,10 +6,10 @@ other gensim-data name, are found and fetched by :func:`sktransfer.weights.fetch
 gensim's data folder (``$GENSIM_DATA_DIR``, by default ``~/gensim-data``) first,
 ``gensim.downloader`` only where a network is there.
 
-Also here: :func:`load_vectors`, which reads any local file of word vectors
-(word2vec text or binary, GloVe text without a header, a FastText ``.bin`` with
-its sub-word n-grams, or a saved gensim model), and the copy of loaded vectors
-that the encoders of one process share.
+Local files of word vectors are read by :func:`load_vectors` (in
+``_vector_files``): pickles, such as gensim's saved models, only when trusted.
+A gensim-data folder is read the same way, from its data file, without running
+the loader script gensim.downloader puts beside it (unless trusted).
 
 Nothing here imports gensim until vectors are built, so the names are listed
 even where it is not installed; building then raises
@@ -19,7 +19,6 @@ even where it is not installed; building then raises
 from __future__ import annotations
 
 import functools
-import gzip
 import importlib.util
 import os
 import sys
@@ -31,9 +30,21 @@ from .. import weights as weights_module
 from ..exceptions import MissingDependencyError, WeightsNotFoundError
 from ..weights import WeightsSource
 from ._spec import BackboneSpec
+from ._vector_files import (
+    as_keyed_vectors,
+    check_shape,
+    check_vectors,
+    keyed_vectors,
+    load_vectors,
+    pickles_trusted,
+    require_gensim,
+    sniff_format,
+    untrusted,
+)
+
+__all__ = ["keyed_vectors", "load_vectors", "sniff_format", "spec_for", "specs"]
 
 FAMILY = "gensim"
-FASTTEXT_MAGIC = 793712314  # the first int32 of every FastText .bin file
 
 # gensim-data names: dimension, description (all download-only)
 _GENSIM_DATA = (
@@ -51,18 +62,6 @@ _GENSIM_DATA = (
 )
 
 
-def require_gensim():
-    try:
-        import gensim  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "word vectors need gensim: pip install sktransfer[words]"
-        ) from exc
-    from gensim.models import KeyedVectors
-
-    return KeyedVectors
-
-
 # -- the packaged GloVe ------------------------------------------------------------------
 
 
@@ -74,21 +73,6 @@ def packaged_glove_dir():
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def keyed_vectors(words, vectors):
-    """KeyedVectors from a word list and a matrix (rows in the same order), without copies."""
-    KeyedVectors = require_gensim()
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if len(words) != len(vectors):
-        raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
-    kv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
-    kv.index_to_key = list(words)
-    kv.key_to_index = {word: index for index, word in enumerate(kv.index_to_key)}
-    if len(kv.key_to_index) != len(words):
-        raise ValueError("the word list holds duplicates")
-    kv.vectors = vectors
-    return kv
-
-
 def _load_packaged_glove(root):
     try:
         import pyarrow.parquet as pq
@@ -97,7 +81,7 @@ def _load_packaged_glove(root):
             "reading glove-6b-50d's word list needs pyarrow: pip install sktransfer[words]"
         ) from exc
     words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()
-    vectors = np.load(root / "glove_6B_50d_emb.npy")
+    vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
     return keyed_vectors(words, vectors)
 
 
@@ -132,14 +116,35 @@ def gensim_data_source(name, **extra):
 
 
 def _load_gensim_data_folder(folder):
-    """What gensim.downloader.load does with a downloaded folder, minus its network call."""
+    """The vectors in a folder gensim.downloader filled: its data file, read as any file.
+
+    gensim.downloader.load runs the folder's ``__init__.py``, which reads the
+    data file ``<name>.gz``; every word-vectors model of gensim-data is word2vec
+    text or binary there, read here without running that script. Only a data
+    file sktransfer cannot read (a pickle, or none) needs the script, hence trust.
+    """
+    data = folder / f"{folder.name}.gz"
+    if data.is_file():
+        try:
+            pickled = sniff_format(data) == "pickle"
+        except (OSError, EOFError):
+            pickled = False  # damaged: load_vectors says so, naming the file
+        if not pickled:
+            return load_vectors(data)
+    if not pickles_trusted():
+        raise untrusted(
+            f"gensim-data model '{folder}'",
+            f"has a data file ({data.name}) that is a pickle, or none, which only its loader "
+            "script (__init__.py) reads; running that script, as gensim.downloader does, runs "
+            "whatever code it and the pickle hold",
+        )
     module_name = f"_sktransfer_gensim_data_{abs(hash(str(folder)))}"
     spec = importlib.util.spec_from_file_location(module_name, folder / "__init__.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-        return _as_keyed_vectors(module.load_data(), folder.name)
+        return check_vectors(as_keyed_vectors(module.load_data(), folder.name), f"'{folder}'")
     finally:
         sys.modules.pop(module_name, None)
 
@@ -163,89 +168,6 @@ def _build(name, source, weights="default"):
     return _load(weights_module.fetch(source, backbone=name))
 
 
-# -- local files -------------------------------------------------------------------------
-
-
-def _as_keyed_vectors(obj, origin):
-    KeyedVectors = require_gensim()
-    if isinstance(obj, KeyedVectors):
-        return obj
-    wv = getattr(obj, "wv", None)  # a whole Word2Vec / FastText / Doc2Vec model
-    if isinstance(wv, KeyedVectors):
-        return wv
-    raise TypeError(f"{origin} holds a {type(obj).__name__}, not word vectors")
-
-
-def _open(path):
-    return gzip.open(path, "rb") if path.suffix in (".gz", ".gzip") else open(path, "rb")
-
-
-def sniff_format(path):
-    """Guess the format of a word-vectors file from its first bytes.
-
-    Returns "fasttext" (a Facebook FastText ``.bin``), "gensim" (a file saved
-    by ``KeyedVectors.save`` or a model's ``save``: a pickle), "word2vec-binary",
-    "word2vec" (text with a "count dim" header) or "glove" (text without one).
-    """
-    with _open(path) as handle:
-        head = handle.read(64 * 1024)
-    if len(head) >= 4 and int.from_bytes(head[:4], "little") == FASTTEXT_MAGIC:
-        return "fasttext"
-    if head[:1] == b"\x80":  # pickle protocol 2+
-        return "gensim"
-    first, _, rest = head.partition(b"\n")
-    parts = first.split()
-    has_header = len(parts) == 2 and all(p.isdigit() for p in parts)
-    if not has_header:
-        return "glove"
-    if b"\x00" in rest:
-        return "word2vec-binary"
-    try:
-        rest.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(rest) - 4:  # not just a character cut by the 64 KiB window
-            return "word2vec-binary"
-    return "word2vec"
-
-
-def load_vectors(path):
-    """Word vectors from a local file, whatever its format (see :func:`sniff_format`).
-
-    A FastText ``.bin`` keeps its sub-word n-grams, so words missing from its
-    vocabulary still get vectors. Text files may be gzip-compressed (``.gz``).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.txt"
-    >>> _ = path.write_text("cat 1.0 0.0\\ndog 0.9 0.1\\n")  # GloVe: no header line
-    >>> kv = load_vectors(path)
-    >>> kv.index_to_key, kv.vector_size
-    (['cat', 'dog'], 2)
-    """
-    KeyedVectors = require_gensim()
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise WeightsNotFoundError(f"word vectors file '{path}' does not exist")
-    kind = sniff_format(path)
-    try:
-        if kind == "fasttext":
-            from gensim.models.fasttext import load_facebook_vectors
-
-            return load_facebook_vectors(str(path))
-        if kind == "gensim":
-            from gensim.utils import SaveLoad
-
-            return _as_keyed_vectors(SaveLoad.load(str(path)), f"'{path}'")
-        return KeyedVectors.load_word2vec_format(
-            str(path), binary=kind == "word2vec-binary", no_header=kind == "glove"
-        )
-    except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"could not read word vectors from '{path}' (as {kind}): {exc}") from exc
-
-
-# -- vectors shared by the encoders of a process ------------------------------------------
-
 # -- what a user may pass instead of a registered name -----------------------------------
 
 _VECTOR_FILE_SUFFIXES = (".txt", ".vec", ".bin", ".gz", ".kv", ".model", ".w2v", ".glove")
@@ -255,6 +177,7 @@ def _loaded(kv):
     def build(weights="default"):
         if weights != "default":
             raise ValueError("loaded vectors are their own weights; leave weights='default'")
+        check_shape(kv, f"(the {type(kv).__name__} given)")
         return kv
 
     return build
@@ -284,6 +207,8 @@ def spec_for(vectors):
             family=FAMILY,
         )
     if os.sep in name or "/" in name or name.lower().endswith(_VECTOR_FILE_SUFFIXES):
+        if os.path.isdir(path):
+            raise WeightsNotFoundError(f"'{name}' is a folder, not a file of word vectors")
         raise WeightsNotFoundError(f"word vectors file '{name}' does not exist")
     source = gensim_data_source(name)
     return BackboneSpec(

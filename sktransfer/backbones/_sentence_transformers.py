@@ -111,7 +111,9 @@ def load_folder(folder):
     if not folder.is_dir():
         raise WeightsNotFoundError(f"model folder '{folder}' does not exist")
     with _quiet_loading():
-        return st.SentenceTransformer(str(folder), device="cpu")
+        # Said explicitly: a folder naming modules outside sentence-transformers
+        # would run their code; that stays refused, as for a Hub model.
+        return st.SentenceTransformer(str(folder), device="cpu", trust_remote_code=False)
 
 
 def looks_like_a_path(name):

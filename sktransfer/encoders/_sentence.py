@@ -68,10 +68,12 @@ class SentenceEncoder(TextInput, BaseEncoder):
 
     Notes
     -----
-    Any str is a valid text. The empty string is encoded like any other text:
-    the model sees only its special tokens and returns a fixed, non-zero
-    vector (the same for every empty string). Missing values (None, NaN) and
-    items that are not str raise an error naming their index.
+    Any str of valid Unicode is a text. The empty string is encoded like any
+    other text: the model sees only its special tokens and returns a fixed,
+    non-zero vector (the same for every empty string). Missing values (None,
+    NaN), items that are not str and texts that are not valid Unicode (a lone
+    surrogate such as ``"\\ud800"``, which no tokenizer reads) raise an error
+    naming their index; so does a dict of columns (pass one column).
 
     Examples
     --------

