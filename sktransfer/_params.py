@@ -76,26 +76,85 @@ class InstanceOf:
 
 
 class Device:
-    """``"auto"`` or anything ``torch.device`` understands ("cpu", "cuda:1", a torch.device)."""
+    """``"auto"`` or a torch device this machine can run on ("cpu", "cuda:1", a torch.device).
+
+    One check for every estimator's ``device``, in ``fit``: a device torch does not
+    know, one this machine lacks (CUDA without a GPU, an index past the last GPU)
+    and the data-less "meta" device are refused before any model is built.
+    """
 
     def has_type(self, value):
         return isinstance(value, str) or type(value).__name__ == "device"
 
     def accepts(self, value):
-        if not self.has_type(value):
-            return False
-        if value == "auto":
-            return True
-        import torch
+        return self.has_type(value) and (value == "auto" or device_problem(value) is None)
 
-        try:
-            torch.device(value)
-        except RuntimeError:
-            return False
-        return True
+    def problem(self, value):
+        return None if value == "auto" else device_problem(value)
 
     def __str__(self):
-        return "'auto' or a torch device ('cpu', 'cuda', 'cuda:1', 'mps')"
+        names = ", ".join(repr(name) for name in available_devices())
+        return f"'auto' or a torch device available here ({names})"
+
+
+def device_problem(device):
+    """Why a model cannot run on ``device`` here (a str or torch.device), or None.
+
+    Examples
+    --------
+    >>> device_problem("cpu") is None
+    True
+    >>> device_problem("tpu")
+    "torch knows no device 'tpu'"
+    >>> device_problem("meta")
+    'the meta device holds no data to compute with'
+    """
+    import torch
+
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        return f"torch knows no device {str(device)!r}"
+    if device.type == "cpu":
+        return None
+    if device.type == "meta":
+        return "the meta device holds no data to compute with"
+    backend = _backend(device.type)
+    if backend is None:
+        return f"this torch has no {device.type!r} backend"
+    kind = device.type
+    count = _device_count(kind, backend)
+    if count == 0:
+        return f"no {kind.upper()} device is available on this machine"
+    if device.index is not None and device.index >= count:
+        return f"this machine has {count} {kind.upper()} device(s), {kind}:0 to {kind}:{count - 1}"
+    return None
+
+
+def available_devices():
+    """The devices a model can run on here, by name: "cpu", then "cuda", "cuda:0"..., "mps"."""
+    names = ["cpu"]
+    for kind in ("cuda", "mps", "xpu"):
+        backend = _backend(kind)
+        count = 0 if backend is None else _device_count(kind, backend)
+        if count:
+            names += [kind, *(f"{kind}:{i}" for i in range(count) if count > 1)]
+    return names
+
+
+def _backend(kind):
+    """The torch module of a device type with ``is_available()`` (torch.cuda), or None."""
+    import torch
+
+    backend = torch.backends.mps if kind == "mps" else getattr(torch, kind, None)
+    return backend if callable(getattr(backend, "is_available", None)) else None
+
+
+def _device_count(kind, backend):
+    if not backend.is_available():
+        return 0
+    count = getattr(backend, "device_count", None)
+    return 1 if kind == "mps" or not callable(count) else int(count())
 
 
 class _Callable:
@@ -147,8 +206,12 @@ def validate_params(estimator):
         if any(c.accepts(value) for c in constraints):
             continue
         expected = " or ".join(str(c) for c in constraints)
-        error = ValueError if any(c.has_type(value) for c in constraints) else TypeError
-        raise error(f"{name} must be {expected}, got {_short(value)}")
+        typed = [c for c in constraints if c.has_type(value)]
+        # A constraint may say why a value of its type is refused (a device this machine lacks).
+        reasons = [c.problem(value) for c in typed if hasattr(c, "problem")]
+        reason = next((f": {r}" for r in reasons if r), "")
+        error = ValueError if typed else TypeError
+        raise error(f"{name} must be {expected}, got {_short(value)}{reason}")
 
 
 def _short(value, limit=60):

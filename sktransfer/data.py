@@ -3,31 +3,36 @@
 Every image, whatever it came as, becomes an RGB image: grey levels are
 repeated, palettes expanded, alpha composited onto white, CMYK converted,
 16-bit depth scaled to 8 bits and the EXIF orientation applied. Problems are
-reported with the index (and file name) of the offending image, before any
-model runs where that can be checked cheaply.
+reported with the index (and file name) of the offending image: by
+:func:`check_images` before any model runs where that can be checked cheaply
+(shapes, dtypes, values, files by ``os.stat``), by :func:`read_image` where the
+image is decoded.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ._columns import single_column
+from ._image_input import check_images, describe, file_problem
 from .exceptions import ImageLoadError
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "array_to_rgb", "check_images", "find_images", "load_image",
+    "load_image_folder", "read_image", "to_rgb",
+]  # fmt: skip
 
 IMAGE_EXTENSIONS = (
     ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm",
 )  # fmt: skip
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-
-
-def _describe(index, item):
-    name = f" '{os.fspath(item)}'" if isinstance(item, (str, os.PathLike)) else ""
-    return f"image {index}{name}"
 
 
 def _on_white(rgba):
@@ -59,6 +64,8 @@ def to_rgb(image):
         return Image.fromarray(_float_to_uint8(np.asarray(image))).convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
+    if image.mode == "La":  # premultiplied: PIL converts it to "LA" only
+        image = image.convert("LA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         return _on_white(image.convert("RGBA"))
     return image.convert("RGB")
@@ -71,6 +78,12 @@ def _float_to_uint8(array):
 def load_image(path):
     """Open an image file as RGB; errors name the file.
 
+    An image over PIL's limit against decompression bombs
+    (``PIL.Image.MAX_IMAGE_PIXELS``) is decoded with a
+    ``PIL.Image.DecompressionBombWarning`` naming the file, and one over twice
+    that limit raises :class:`~sktransfer.ImageLoadError`, as PIL does; raise
+    the limit (None lifts it) for files you trust.
+
     Examples
     --------
     >>> import skimage, pathlib
@@ -78,14 +91,75 @@ def load_image(path):
     >>> load_image(path).size
     (512, 512)
     """
+    return _load(path, f"image file '{os.fspath(path)}'")
+
+
+# What PIL raises for files it cannot decode: plugins fail in several ways.
+_DECODING_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
+
+
+def _load(path, where):
+    """``path`` decoded as RGB; errors start with ``where``, the file's description."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise ImageLoadError(f"{where} {problem}")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            # PIL's warning names no file: the one below does.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"{where} {_too_large(exc)}") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{where} is not a readable image (unknown format)") from None
+    except _DECODING_ERRORS as exc:
+        raise ImageLoadError(f"{where} is not a readable image ({exc})") from exc
+    with image:
+        _warn_if_large(image.size, where)
+        try:
             image.load()
-            return to_rgb(image)
-    except FileNotFoundError:
-        raise ImageLoadError(f"image file '{os.fspath(path)}' does not exist") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ImageLoadError(f"'{os.fspath(path)}' is not a readable image: {exc}") from exc
+            rgb = to_rgb(image)
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(f"{where} {_too_large(exc)}") from None
+        except _DECODING_ERRORS as exc:
+            raise ImageLoadError(f"{where} is not a readable image ({exc})") from exc
+    if 0 in rgb.size:
+        raise ImageLoadError(f"{where} has no pixels ({rgb.width} x {rgb.height})")
+    return rgb
+
+
+_GUARD = "PIL.Image.MAX_IMAGE_PIXELS ({:,}), PIL's guard against decompression bombs"
+
+
+def _too_large(error):
+    """The message for PIL's DecompressionBombError: the image's size and the way out."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(found.group(1)):,} pixels" if found else f"({error})"
+    return (
+        f"is too large: {size}, more than twice {_GUARD.format(Image.MAX_IMAGE_PIXELS)}; "
+        "if you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS (None lifts the limit)"
+    )
+
+
+def _warn_if_large(size, where):
+    """PIL's DecompressionBombWarning (over the limit, up to twice it), naming the file.
+
+    Made an error by a warnings filter, it is an ImageLoadError like any refusal.
+    """
+    limit, (width, height) = Image.MAX_IMAGE_PIXELS, size
+    if limit is None or width * height <= limit:
+        return
+    try:
+        warnings.warn(
+            f"{where} has {width} x {height} pixels ({width * height:,}), more than "
+            f"{_GUARD.format(limit)}: decoded anyway, as PIL does below twice the limit. "
+            "If you trust your files, raise the limit (None lifts it); to refuse such "
+            "files, make PIL.Image.DecompressionBombWarning an error",
+            Image.DecompressionBombWarning,
+            stacklevel=4,
+        )
+    except Image.DecompressionBombWarning as exc:
+        raise ImageLoadError(str(exc)) from None
 
 
 def load_image_folder(root, *, extensions=IMAGE_EXTENSIONS):
@@ -167,113 +241,13 @@ def find_images(folder, *, extensions=IMAGE_EXTENSIONS):
     ]
 
 
-# -- input checking --------------------------------------------------------------------
-
-
-def _check_array_image(array, index):
-    """Check one (H, W) or (H, W, C) image array; returns it unchanged."""
-    where = f"image {index}"
-    if array.ndim not in (2, 3):
-        raise ValueError(f"{where} has shape {array.shape}; expected (H, W) or (H, W, C)")
-    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
-        hint = (
-            " It looks channel-first: transpose it to (H, W, C)."
-            if array.shape[0] in (1, 3, 4)
-            else ""
-        )
-        raise ValueError(
-            f"{where} has {array.shape[-1]} channels (shape {array.shape}); "
-            f"expected 1 (grey), 3 (RGB) or 4 (RGBA) in the last axis.{hint}"
-        )
-    _check_dtype_and_values(array, where)
-    return array
-
-
-def _check_dtype_and_values(array, where):
-    if array.dtype in (np.uint8, np.uint16):
-        return
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(
-            f"{where} has dtype {array.dtype}; use uint8 (0-255), uint16 or floats in [0, 1]"
-        )
-    if array.size == 0:
-        raise ValueError(f"{where} is empty (shape {array.shape})")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{where} contains NaN or infinite pixel values")
-    low, high = float(array.min()), float(array.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"{where} is a float array with values in [{low:g}, {high:g}]; float images must "
-            "lie in [0, 1] (divide by 255, or pass uint8)"
-        )
-
-
-def check_images(X):
-    """Validate image input and return it as an array batch or a list of items.
-
-    Accepts paths (str / PathLike), PIL images, uint8 / uint16 / float arrays
-    shaped (N, H, W, C) or (N, H, W), a list mixing these, or a pandas Series
-    (or one-column DataFrame) of them.
-    """
-    if X is None:
-        raise TypeError("X is None; expected image paths, PIL images or an image array")
-    if isinstance(X, (str, os.PathLike, Image.Image)):
-        raise TypeError(f"X must be a collection of images; wrap a single image in a list: [{X!r}]")
-    X = single_column(X, what="image")
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return _check_array_batch(X)
-    try:
-        items = list(X)
-    except TypeError:
-        raise TypeError(f"X must be a collection of images, got {type(X).__name__}") from None
-    if not items:
-        raise ValueError("X holds no images (0 samples)")
-    for index, item in enumerate(items):
-        if isinstance(item, (str, os.PathLike)):
-            if not Path(item).is_file():
-                raise ImageLoadError(f"{_describe(index, item)} does not exist")
-        elif isinstance(item, np.ndarray):
-            _check_array_image(item, index)
-        elif not isinstance(item, Image.Image):
-            raise TypeError(
-                f"image {index} is a {type(item).__name__}; expected a path, a PIL image "
-                "or an array"
-            )
-    return items
-
-
-def _check_array_batch(X):
-    if X.ndim not in (3, 4):
-        raise ValueError(
-            f"an image array must be (N, H, W) or (N, H, W, C), got shape {X.shape}"
-            + (" (one image? add a leading axis)" if X.ndim == 2 else "")
-        )
-    if X.shape[0] == 0:
-        raise ValueError("X holds no images (0 samples)")
-    if X.ndim == 4 and X.shape[-1] not in (1, 3, 4):
-        hint = (
-            " It looks channel-first: use X.transpose(0, 2, 3, 1)."
-            if X.shape[1] in (1, 3, 4)
-            else ""
-        )
-        raise ValueError(
-            f"X has {X.shape[-1]} channels (shape {X.shape}); expected 1, 3 or 4 in the "
-            f"last axis.{hint}"
-        )
-    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
-        bad = int(np.flatnonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))[0])
-        raise ValueError(f"image {bad} contains NaN or infinite pixel values")
-    _check_dtype_and_values(X, "X")
-    return X
-
-
 def read_image(item, index):
-    """One checked input item as an RGB PIL image or an (H, W, 3) array."""
+    """One checked input item as an RGB PIL image or an (H, W, 3) array.
+
+    Errors name the item by ``index``, its position in the input, and a file by its path.
+    """
     if isinstance(item, (str, os.PathLike)):
-        try:
-            return load_image(item)
-        except ImageLoadError as exc:
-            raise ImageLoadError(f"could not read {_describe(index, item)}: {exc}") from None
+        return _load(item, describe(index, item))
     if isinstance(item, Image.Image):
         try:
             return to_rgb(item)
@@ -285,7 +259,8 @@ def read_image(item, index):
 def array_to_rgb(array):
     """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) to (H, W, 3), keeping the dtype family.
 
-    uint16 is scaled to float in [0, 1]; alpha is composited onto white.
+    uint16 is scaled to float in [0, 1]; alpha is composited onto white. The
+    result is writable: torch warns about tensors made from read-only memory.
     """
     if array.dtype == np.uint16:
         array = array.astype(np.float32) / 65535.0
@@ -298,4 +273,4 @@ def array_to_rgb(array):
         alpha = array[..., 3:].astype(np.float32) / white
         rgb = array[..., :3].astype(np.float32) * alpha + white * (1.0 - alpha)
         return np.rint(rgb).astype(np.uint8) if array.dtype == np.uint8 else rgb
-    return array
+    return array if array.flags.writeable else array.copy()

@@ -36,9 +36,16 @@ np.save(sys.argv[2], features)
 
 
 def _fit_on_cuda(encoder, X):
+    """``encoder`` fitted with ``device="cuda"``, and its features.
+
+    Without a GPU, ``fit`` refuses "cuda": the CPU stands in, and the fitted
+    encoder is given the device a GPU user's pickle would hold.
+    """
+    encoder.set_params(device="cuda" if HAS_CUDA else "cpu").fit(X)
+    encoder.set_params(device="cuda")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no GPU here: the CPU stands in
-        return encoder.fit(X), encoder.transform(X)
+        return encoder, encoder.transform(X)
 
 
 def _predict_in_a_process_without_cuda(tmp_path, encoder, X, method="transform"):
@@ -80,11 +87,12 @@ def test_sentence_encoder_fitted_for_cuda_predicts_without_it(tmp_path):
 def test_fine_tuner_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
     model = FineTuneClassifier(
         "resnet18", weights=None, freeze="last:1", max_epochs=1, batch_size=3,
-        validation=None, device="cuda", random_state=0,
+        validation=None, device="cuda" if HAS_CUDA else "cpu", random_state=0,
     )  # fmt: skip
+    model.fit(rgb_images, ["a", "b", "c"] * 2)
+    model.device = "cuda"  # what a GPU user's model holds; fit refuses it without a GPU
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        model.fit(rgb_images, ["a", "b", "c"] * 2)
         expected = model.predict_proba(rgb_images)
     proba = _predict_in_a_process_without_cuda(tmp_path, model, rgb_images, "predict_proba")
     np.testing.assert_allclose(proba, expected, rtol=1e-3, atol=1e-4)

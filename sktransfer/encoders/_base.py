@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import BOOLEAN, NONE, PATH, InstanceOf, validate_params
+from .._params import BOOLEAN, NONE, PATH, InstanceOf, device_problem, validate_params
 from ..cache import EmbeddingCache, digest, resolve_cache
 
 CACHE_CONSTRAINT = [NONE, BOOLEAN, PATH, InstanceOf(EmbeddingCache, "an EmbeddingCache")]
@@ -21,24 +21,26 @@ CACHE_CONSTRAINT = [NONE, BOOLEAN, PATH, InstanceOf(EmbeddingCache, "an Embeddin
 def resolve_device(device):
     """The torch device to run on: "auto" is CUDA when present (then Apple's MPS), else the CPU.
 
-    A device that this machine lacks falls back to the CPU with a warning, so an
-    estimator fitted with ``device="cuda"`` still predicts where there is no GPU.
+    ``fit`` refuses a device this machine lacks (see
+    :func:`sktransfer._params.device_problem`); here, where a fitted estimator
+    runs, such a device falls back to the CPU with a warning, so an estimator
+    fitted with ``device="cuda"`` still predicts where there is no GPU.
     """
     import torch
 
-    mps = getattr(torch.backends, "mps", None)
-    has = {"cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available()}
     if device is None or device == "auto":
-        return torch.device("cuda" if has["cuda"] else "mps" if has["mps"] else "cpu")
-    device = torch.device(device)
-    if not has.get(device.type, True):
+        usable = [kind for kind in ("cuda", "mps") if device_problem(kind) is None]
+        return torch.device(usable[0] if usable else "cpu")
+    problem = device_problem(device)
+    if problem is not None:
         warnings.warn(
-            f"device {str(device)!r} is not available on this machine; running on the CPU",
+            f"device {str(device)!r} is not available on this machine ({problem}); "
+            "running on the CPU",
             RuntimeWarning,
             stacklevel=3,
         )
         return torch.device("cpu")
-    return device
+    return torch.device(device)
 
 
 def progress(total, *, enabled, unit, desc):

@@ -65,7 +65,10 @@ class ImageEncoder(BaseEncoder):
         its caches (EfficientNet-Lite0 on two cores: about twice the images per
         second at 8 as at 32), while a GPU needs large ones to be kept busy.
     device : str, default="auto"
-        "auto" picks CUDA when present, else the CPU; or any torch device.
+        "auto" picks CUDA when present (then Apple's MPS), else the CPU; or a
+        torch device this machine has ("cpu", "cuda:1"): ``fit`` refuses one
+        it lacks. A fitted encoder loaded where its device is missing runs on
+        the CPU, with a warning.
     precision : {"float32", "bfloat16", "float16"}, default="float32"
         Arithmetic of the forward pass. The half-precision ones run under
         ``torch.autocast``: much faster on GPUs and on CPUs with bfloat16

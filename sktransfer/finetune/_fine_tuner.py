@@ -6,7 +6,17 @@ import numpy as np
 import torch
 from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
 
-from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options, validate_params
+from .._params import (
+    BOOLEAN,
+    CALLABLE,
+    NONE,
+    PATH,
+    Device,
+    InstanceOf,
+    Interval,
+    Options,
+    validate_params,
+)
 from ..encoders._base import CACHE_CONSTRAINT
 from ..encoders._image import preprocessing_at
 from ._devices import _DeviceBatches
@@ -47,11 +57,15 @@ class _FineTuner(_DeviceBatches):
         "lr": [Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
         "schedule": [NONE, Options(*SCHEDULES)],
-        "augment": [Options(*AUGMENTATIONS), InstanceOf(object, "a callable")],
+        "augment": [Options(*AUGMENTATIONS), CALLABLE],
         "device": [Device()],
         "precision": [Options("float32", "bfloat16")],
         "cache": CACHE_CONSTRAINT,
         "warm_start": [BOOLEAN],
+        # skorch's own, checked here too: skorch would fail deep in training, or not at all.
+        "max_epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)],
+        "verbose": [BOOLEAN, Interval(int, 0)],
     }
 
     def __init__(
@@ -116,8 +130,6 @@ class _FineTuner(_DeviceBatches):
         check_hidden(self.head)
         self._freeze = Freeze.parse(self.freeze)
         self._backbone_lr()
-        if not (isinstance(self.augment, str) or callable(self.augment)):
-            raise TypeError(f"augment must be one of {AUGMENTATIONS} or a callable")
 
     def _backbone_lr(self):
         """``backbone_lr`` as a number: absolute, or "<ratio>x" times ``lr``."""

@@ -53,7 +53,8 @@ _TRAINING = """
 
 _RUNTIME = """    device : str, default="auto"
         "auto" picks CUDA when present (else Apple's MPS, else the CPU); or any
-        torch device. A device this machine lacks falls back to the CPU.
+        torch device this machine has (``fit`` refuses one it lacks). Loaded
+        where its device is missing, a fitted estimator runs on the CPU.
     random_state : int, RandomState or None, default=None
         Seeds the initialisation, the shuffling, dropout and the validation
         split: the same value gives the same model on the CPU. The caller's
