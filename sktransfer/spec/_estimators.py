@@ -35,6 +35,9 @@ SKTRANSFER_ESTIMATORS = (
     "HeadRegressor",
 )
 
+# Parameters that trust a file to run code: a spec is data and never grants that.
+NEVER_FROM_A_SPEC = ("trust_pickle",)
+
 # Searches are the spec's `search` section; a FunctionTransformer needs a callable,
 # which plain data cannot give.
 _NOT_IN_A_PIPELINE = ("GridSearchCV", "RandomizedSearchCV", "FunctionTransformer")
@@ -99,6 +102,13 @@ def build_estimator(node, path):
     skorch_routed = hasattr(cls, "prefixes_")  # skorch's optimizer__lr, callbacks__...
     values = {}
     for key, value in params.items():
+        if key in NEVER_FROM_A_SPEC:
+            raise SpecError(
+                join(path, key),
+                f"{key} cannot be set by a spec: a spec never makes the library run code from "
+                "a file. Convert the file to a format that needs no trust, or use the estimator "
+                "from Python.",
+            )
         if key not in known and not (skorch_routed and "__" in str(key)):
             raise SpecError(
                 join(path, key),

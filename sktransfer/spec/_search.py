@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import get_scorer_names
 
 from ..exceptions import SpecError
-from ._estimators import _value, build_estimator, check_tree
+from ._estimators import NEVER_FROM_A_SPEC, _value, build_estimator, check_tree
 from ._fields import Section, check, did_you_mean, join, show
 
 FIELDS = ("method", "params", "cv", "scoring", "n_jobs", "n_iter", "random_state")
@@ -33,6 +33,8 @@ def read_search(value, pipeline, path="search"):
     params = {}
     for name, values in grid.items():
         where = join(join(path, "params"), name)
+        if name.rsplit("__", 1)[-1] in NEVER_FROM_A_SPEC:
+            raise SpecError(where, "a spec never makes the library run code from a file")
         if name not in known:
             raise SpecError(
                 where,

@@ -150,6 +150,18 @@ def test_import_paths_are_refused_without_importing_them(name, tmp_path, monkeyp
     assert "sktransfer_spec_marker" not in set(sys.modules) - before
 
 
+def test_a_spec_cannot_trust_a_pickle():
+    caught = error(spec(pipeline=[{"WordVectorEncoder": {"trust_pickle": True}}]))
+    assert caught.field == "pipeline[0].WordVectorEncoder.trust_pickle"
+    assert "never makes the library run code" in str(caught)
+    caught = error(spec(search={"params": {"logisticregression": [
+        {"WordVectorEncoder": {"trust_pickle": True}}]}}))  # fmt: skip
+    assert "trust_pickle" in caught.field
+    caught = error(spec(pipeline=["WordVectorEncoder", "LogisticRegression"], search={
+        "params": {"wordvectorencoder__trust_pickle": [True]}}))  # fmt: skip
+    assert caught.field == "search.params.wordvectorencoder__trust_pickle"
+
+
 @pytest.mark.parametrize(
     "tag",
     [
