@@ -210,7 +210,8 @@ def create(name, weights="default"):
         A timm model name, with or without its pretrained tag.
     weights : "default", None or path
         As for every backbone (see :func:`sktransfer.weights.resolve`). A file
-        is loaded by timm's own code, checkpoint filters included.
+        is read by :func:`sktransfer.weights.load_state_dict` (``.npz`` files by
+        timm's reader) and loaded by timm, checkpoint filters included.
     """
     import timm
 
@@ -219,7 +220,10 @@ def create(name, weights="default"):
     cfg = timm.models.get_pretrained_cfg(name)
     source = weights_source(cfg.to_dict()) if cfg is not None else None
     path = weights_module.resolve(source, weights, backbone=name)
-    overlay = dict(file=str(path), custom_load=str(path).endswith(".npz"))
+    if str(path).endswith(".npz"):  # timm's own reader of Big Transfer / JAX checkpoints
+        overlay = dict(file=str(path), custom_load=True)
+    else:  # read by the library's one safe loader; timm filters and loads the state dict
+        overlay = dict(state_dict=weights_module.load_state_dict(path))
     try:
         model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
     except (RuntimeError, KeyError, ValueError) as exc:

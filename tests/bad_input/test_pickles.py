@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from sktransfer import FineTuneClassifier, ImageEncoder, WeightsNotFoundError
+from sktransfer import FineTuneClassifier, ImageEncoder
 
 
 class _Payload:
@@ -42,13 +42,15 @@ def crafted(tmp_path, how):
         lambda path: ImageEncoder("resnet18", weights=path, device="cpu"),
         lambda path: ImageEncoder("efficientnet_lite0", weights=path, device="cpu"),
         lambda path: ImageEncoder("resnet18.a1_in1k", weights=path, device="cpu"),  # timm
-        lambda path: FineTuneClassifier("small_cnn", weights=path, device="cpu", max_epochs=1),
+        lambda path: FineTuneClassifier(
+            "small_cnn", weights=path, device="cpu", max_epochs=1, validation=None
+        ),
     ],
     ids=["torchvision", "efficientnet_lite0", "timm", "fine-tuner"],
 )
 def test_a_crafted_weights_file_never_runs(tmp_path, how, make):
     path, marker = crafted(tmp_path, how)
     images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
-    with pytest.raises((ValueError, RuntimeError, pickle.UnpicklingError, WeightsNotFoundError)):
+    with pytest.raises(ValueError, match="could not load weights from '.*weights.pth'"):
         make(path).fit(images, [0, 1])
     assert not marker.exists()
