@@ -56,7 +56,14 @@ class SpecError(ValueError):
 
     A :class:`ValueError`, raised by :func:`sktransfer.spec.load_spec` and
     :func:`sktransfer.spec.build` before any data is read or model built.
-    ``field`` holds the dotted path of the offending field (``"pipeline[1].C"``).
+
+    Parameters
+    ----------
+    field : str
+        The dotted path of the offending field (``"pipeline[1].LogisticRegression.C"``),
+        kept as the ``field`` attribute; empty for the file as a whole.
+    message : str
+        What is wrong, what was given and what was expected.
     """
 
     def __init__(self, field, message):
