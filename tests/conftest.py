@@ -38,6 +38,24 @@ def image_files(tmp_path, rgb_images):
     return paths
 
 
+@pytest.fixture(scope="session")
+def fashion_split():
+    """``split(n_train, n_test)``: disjoint draws per class from Fashion-MNIST's test split,
+    as ``(X_train, y_train, X_test, y_test)``; skips where the data is not installed."""
+    from sktransfer.datasets import fashion_mnist_available, load_fashion_mnist, stratified_sample
+
+    if not fashion_mnist_available():
+        pytest.skip("Fashion-MNIST is not installed (scripts/install.sh installs it)")
+    X, y = load_fashion_mnist("test")
+
+    def split(n_train, n_test):
+        train = stratified_sample(y, n_train, seed=0)
+        test = stratified_sample(y, n_test, seed=1, exclude=train)
+        return X[train], y[train], X[test], y[test]
+
+    return split
+
+
 @pytest.fixture(autouse=True)
 def isolated_caches(tmp_path_factory, monkeypatch):
     """Weight caches point at empty folders, so no test sees another's files or models."""

@@ -107,20 +107,8 @@ def test_sklearn_conventions(rgb_images):
     assert list(out.columns) == [f"pixelencoder{i}" for i in range(16)]
 
 
-@pytest.fixture(scope="module")
-def fashion():
-    from sktransfer.datasets import fashion_mnist_available, load_fashion_mnist, stratified_sample
-
-    if not fashion_mnist_available():
-        pytest.skip("Fashion-MNIST is not installed (scripts/install.sh installs it)")
-    X, y = load_fashion_mnist("test")
-    train = stratified_sample(y, 50, seed=0)
-    test = stratified_sample(y, 30, seed=1, exclude=train)
-    return X[train], y[train], X[test], y[test]
-
-
-def test_pipeline_with_logistic_regression_on_fashion_mnist(fashion):
-    X_train, y_train, X_test, y_test = fashion
+def test_pipeline_with_logistic_regression_on_fashion_mnist(fashion_split):
+    X_train, y_train, X_test, y_test = fashion_split(50, 30)
     pipe = make_pipeline(PixelEncoder(size=12), LogisticRegression(max_iter=300))
     pipe.fit(X_train, y_train)
     # Chance is 0.1; raw pixels of 500 images reach about 0.75.
