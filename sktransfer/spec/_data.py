@@ -43,6 +43,7 @@ FIELDS = (
     "random_state",
 )
 DATASETS = ("fashion_mnist", "bbc_news")
+TEST_SIZE = 0.25  # held out for testing when the spec names no test set
 # test_per_class draws the same test samples whatever random_state draws for training,
 # so that draws and contenders compare on one test set (and its features are cached once).
 TEST_SEED = 0
@@ -83,8 +84,7 @@ def read_section(value, path="data"):
         for i, column in enumerate([columns] if isinstance(columns, str) else columns):
             if not isinstance(column, str):
                 raise SpecError(join(join(path, key), i), f"expected a column name, got {column!r}")
-    section.get("test_size", float, default=0.25, low=0.0)
-    if not 0 < section.get("test_size", float, default=0.25) < 1:
+    if not 0 < section.get("test_size", float, default=TEST_SIZE, low=0.0) < 1:
         raise SpecError(join(path, "test_size"), "expected a fraction between 0 and 1")
     section.get("per_class", int, low=1)
     section.get("test_per_class", int, low=1)
@@ -248,7 +248,7 @@ def _split(section, X, y, seed, classification, path):
         return train_test_split(
             X,
             y,
-            test_size=section.get("test_size", float, default=0.25),
+            test_size=section.get("test_size", float, default=TEST_SIZE),
             random_state=seed,
             stratify=y if classification else None,
         )
