@@ -10,6 +10,7 @@ from .exceptions import (
     UnknownBackboneError,
     UntrustedPickleError,
     WeightsNotFoundError,
+    WorkerError,
 )
 
 __version__ = "0.1.0"
@@ -47,5 +48,6 @@ __all__ = [
     "UntrustedPickleError",
     "WeightsNotFoundError",
     "WordVectorEncoder",
+    "WorkerError",
     "backbones",
 ]

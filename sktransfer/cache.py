@@ -11,14 +11,25 @@ The store is :mod:`diskcache` (SQLite): writes are transactions, so a writer tha
 dies half-way leaves nothing behind, and processes share one directory safely. It
 holds raw bytes only, never pickles, and each row carries its own checksum: a row
 that fails it, or a store that cannot be read, is a miss.
+
+Processes that need the same missing rows at once (the folds of a search run in
+parallel, on one machine or on a Dask cluster) encode each sample once: a process
+*claims* the rows it is about to encode, with an expiring entry that it renews
+while it works, and the others wait for those rows instead of encoding them too.
+A claim whose holder died expires within ``CLAIM_SECONDS`` and is taken over.
+Claims only save work: a row is always what its encoder computes, whoever does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import sqlite3
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -28,7 +39,9 @@ import numpy as np
 from .weights import home
 
 DEFAULT_SIZE_LIMIT = 4 * 2**30
+CLAIM_SECONDS = 30  # a claim not renewed for this long belongs to a dead process
 _CHECKSUM = 16  # bytes of blake2b in front of each row
+_WAIT_SECONDS = (0.05, 1.0)  # first and longest pause between looks at rows others encode
 
 
 def digest(*parts):
@@ -141,19 +154,72 @@ class EmbeddingCache:
 
         ``description`` says what computes them (with its ``n_features``, the
         row length); ``compute(indices)`` gives the float32 rows of the keys at
-        ``indices`` that the store lacks.
+        ``indices`` that the store lacks. Rows that another process has claimed
+        are waited for rather than computed (see the module's notes).
         """
         key = fingerprint(description)
         rows = np.empty((len(keys), int(description["n_features"])), dtype=np.float32)
         todo = np.arange(len(keys))
-        found = self.lookup(key, keys, rows.shape[1])
-        if found:
-            rows[list(found)] = np.stack(list(found.values()))
-            todo = np.setdiff1d(todo, list(found))
-        if len(todo):
-            rows[todo] = compute(todo)
-            self.store(key, [keys[i] for i in todo], rows[todo], description)
+        pause = _WAIT_SECONDS[0]
+        while len(todo):
+            found = self.lookup(key, [keys[i] for i in todo], rows.shape[1])
+            if found:
+                rows[todo[list(found)]] = np.stack(list(found.values()))
+                todo = np.delete(todo, list(found))
+            mine = todo[self._claim(key, [keys[i] for i in todo])] if len(todo) else todo
+            if len(mine):
+                with self._claim_renewed(key, [keys[i] for i in mine]):
+                    rows[mine] = compute(mine)
+                    self.store(key, [keys[i] for i in mine], rows[mine], description)
+                todo = np.setdiff1d(todo, mine)
+                pause = _WAIT_SECONDS[0]
+            elif len(todo):  # every missing row is being encoded elsewhere
+                time.sleep(pause)
+                pause = min(2 * pause, _WAIT_SECONDS[1])
         return rows
+
+    def _claim(self, fingerprint, keys):
+        """Positions of the ``keys`` this process now holds claims on (nobody else did)."""
+        owner = f"{socket.gethostname()}:{os.getpid()}".encode()
+        try:
+            store = self._store()
+            with store.transact(retry=True):
+                return [
+                    position
+                    for position, key in enumerate(keys)
+                    # add() is atomic, and ignores an expired claim: a dead holder's
+                    if store.add(_claim_key(fingerprint, key), owner, expire=CLAIM_SECONDS)
+                ]
+        except (sqlite3.Error, OSError):  # no store: _unreadable warns when rows are stored
+            return list(range(len(keys)))
+
+    @contextlib.contextmanager
+    def _claim_renewed(self, fingerprint, keys):
+        """Keep the claims on ``keys`` alive while the block runs, and drop them after."""
+        done = threading.Event()
+
+        def renew():
+            while not done.wait(CLAIM_SECONDS / 3):
+                try:
+                    with self._store().transact(retry=True):
+                        for key in keys:
+                            self._store().touch(_claim_key(fingerprint, key), CLAIM_SECONDS)
+                except (sqlite3.Error, OSError):
+                    return
+
+        renewer = threading.Thread(target=renew, daemon=True, name="sktransfer-claims")
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+            try:
+                with self._store().transact(retry=True):
+                    for key in keys:
+                        self._store().delete(_claim_key(fingerprint, key), retry=True)
+            except (sqlite3.Error, OSError):
+                pass  # they expire
 
     def store(self, fingerprint, keys, rows, description):
         """Add ``rows`` (float32, one per key) under ``fingerprint``.
@@ -190,7 +256,7 @@ class EmbeddingCache:
         store = self._store()
         counts = {}
         for key in store.iterkeys():
-            if isinstance(key, str) and not key.startswith("meta:"):
+            if isinstance(key, str) and not key.startswith(("meta:", "claim:")):
                 fingerprint = key.partition(":")[0]
                 counts[fingerprint] = counts.get(fingerprint, 0) + 1
         entries = []
@@ -215,6 +281,10 @@ class EmbeddingCache:
         removed = store.evict(fingerprint, retry=True)
         store.delete(f"meta:{fingerprint}", retry=True)
         return int(removed)
+
+
+def _claim_key(fingerprint, key):
+    return f"claim:{fingerprint}:{key}"
 
 
 def resolve_cache(cache):

@@ -82,3 +82,13 @@ class UntrustedPickleError(ValueError):
     trust. Word2vec text or binary, GloVe text and FastText ``.bin`` files need
     no trust.
     """
+
+
+class WorkerError(RuntimeError):
+    """A Dask worker lacks what a job needs; the message names the worker and what to install.
+
+    A :class:`RuntimeError`, raised by :func:`sktransfer.cluster.check_workers`
+    (so by :func:`~sktransfer.cluster.fit` and :func:`~sktransfer.cluster.encode`)
+    before any work is sent: one line per worker and backbone that failed,
+    with the error the worker gave.
+    """
