@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from . import backbones
+from ._encode_files import ENCODERS, FORMATS
 
 
 def _backbones(args):
@@ -79,6 +80,7 @@ def _run(args):
         output_dir=args.out,
         progress=not args.quiet,
         log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+        scheduler=args.scheduler,
     )
     print(metrics_table(report))
     return 0
@@ -113,6 +115,33 @@ def _predict(args):
         print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
     else:
         table.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _encode(args):
+    from . import cluster
+    from ._encode_files import encode_files, make_encoder, read_inputs
+
+    encoder, modality = make_encoder(
+        args.backbone, modality=args.modality, batch_size=args.batch_size
+    )
+    samples = read_inputs(args.inputs, modality, column=args.column)
+    with cluster.connected(args.scheduler) as client:
+        print(
+            f"encoding {len(samples)} samples with {encoder!r} on the Dask cluster at "
+            f"{client.scheduler.address} ({client.dashboard_link})",
+            file=sys.stderr,
+        )
+        written = encode_files(
+            encoder,
+            samples,
+            args.out,
+            client=client,
+            partition_size=args.partition_size,
+            file_format=args.format,
+            progress=not args.quiet,
+        )
+    print(f"wrote {len(written)} files in {args.out}", file=sys.stderr)
     return 0
 
 
@@ -184,7 +213,52 @@ def build_parser():
     running.add_argument("spec", help="the YAML spec file (see examples/*.yaml)")
     running.add_argument("--out", help="write the model and reports here (default: output.dir)")
     running.add_argument("--quiet", action="store_true", help="no progress, only the metrics")
+    running.add_argument(
+        "--scheduler",
+        help="run the search on this Dask cluster: an address (tcp://host:8786), or 'local' "
+        "for worker processes on this machine (overrides the spec's search.scheduler)",
+    )
     running.set_defaults(run=_run)
+
+    encoding = commands.add_parser(
+        "encode",
+        help="encode many images or texts on a Dask cluster; feature files out",
+        description="Encode every input with a pre-trained backbone on a Dask cluster and "
+        "write the features, one file per partition in input order: part-NNNNN.npy "
+        "(float32 rows) with inputs.json, or part-NNNNN.parquet (an 'input' column and "
+        "one column per feature); encoder.json says what encoded them. The model is "
+        "loaded here and sent to each worker once: workers need sktransfer, not the "
+        "weights.",
+    )
+    encoding.add_argument(
+        "inputs",
+        nargs="+",
+        help="images: files, folders, or CSV files of paths (relative to the CSV); "
+        "texts: text files (one sample per line) or CSV files",
+    )
+    encoding.add_argument("--backbone", required=True, help="a name from 'sktransfer backbones'")
+    encoding.add_argument("--out", required=True, help="the folder to write the features to")
+    encoding.add_argument(
+        "--scheduler",
+        default="local",
+        help="a Dask scheduler's address (tcp://host:8786), or 'local' (default) for worker "
+        "processes on this machine",
+    )
+    encoding.add_argument(
+        "--modality",
+        choices=sorted(ENCODERS),
+        help="what the backbone reads, for one that is not registered (a path, a Hub name)",
+    )
+    encoding.add_argument("--column", help="the CSV column to read (when there are several)")
+    encoding.add_argument(
+        "--format", choices=FORMATS, default="npy", help="the feature files (default: npy)"
+    )
+    encoding.add_argument(
+        "--partition-size", type=int, default=256, help="samples per task (default: 256)"
+    )
+    encoding.add_argument("--batch-size", type=int, help="samples per forward pass")
+    encoding.add_argument("--quiet", action="store_true", help="no progress bar")
+    encoding.set_defaults(run=_encode)
 
     predicting = commands.add_parser(
         "predict", help="predict with a model that 'sktransfer run' saved; CSV out"

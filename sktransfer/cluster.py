@@ -229,6 +229,10 @@ def encode(encoder, inputs, *, client, partition_size=DEFAULT_PARTITION_SIZE):
     import dask.dataframe as dd
 
     check_is_fitted(encoder)
+    if isinstance(partition_size, bool) or not isinstance(partition_size, int):
+        raise TypeError(f"partition_size must be an int, got {partition_size!r}")
+    if partition_size < 1:
+        raise ValueError(f"partition_size must be a positive int, got {partition_size!r}")
     if isinstance(inputs, dd.DataFrame):
         raise TypeError("encode reads one column: pass inputs[column], not a DataFrame")
     if not isinstance(inputs, (db.Bag, dd.Series)):

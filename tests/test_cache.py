@@ -2,6 +2,7 @@
 
 import multiprocessing
 import pickle
+import time
 import warnings
 
 import diskcache
@@ -263,6 +264,54 @@ def test_two_processes_writing_one_cache_lose_and_corrupt_nothing(tmp_path):
         warnings.simplefilter("error")
         assert EmbeddingCache(tmp_path).lookup("f" * 32, ["a" * 32], n_features=8) == {}
         assert len(EmbeddingCache(tmp_path).lookup("f" * 32, keys, n_features=8)) == 450
+
+
+def _encode_slowly(directory, start, stop, log):
+    """Rows start..stop through ``EmbeddingCache.rows``, each computed row logged."""
+
+    def compute(indices):
+        with open(log, "a") as out:
+            out.writelines(f"{start + i}\n" for i in indices)
+        time.sleep(1.0)  # the other process starts meanwhile, and needs some of these rows
+        return np.asarray([[start + i] * 8 for i in indices], dtype=np.float32)
+
+    keys = [digest(str(i).encode()) for i in range(start, stop)]
+    rows = EmbeddingCache(directory).rows({"n_features": 8}, keys, compute)
+    assert np.array_equal(rows[:, 0], np.arange(start, stop))
+
+
+def test_processes_needing_the_same_rows_compute_each_once(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    log = tmp_path / "computed.log"
+    ranges = [(0, 60), (30, 90), (0, 90)]  # overlapping, as the folds of a search
+    workers = [
+        context.Process(target=_encode_slowly, args=(tmp_path / "cache", a, b, log))
+        for a, b in ranges
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    computed = sorted(int(line) for line in log.read_text().split())
+    assert computed == list(range(90))  # each row once, by whichever process claimed it
+
+
+def test_a_claim_whose_holder_died_is_taken_over(tmp_path, monkeypatch):
+    import sktransfer.cache
+
+    monkeypatch.setattr(sktransfer.cache, "CLAIM_SECONDS", 0.5)
+    cache = EmbeddingCache(tmp_path)
+    keys = [digest(str(i).encode()) for i in range(4)]
+    key = fingerprint_of({"n_features": 2})
+    assert cache._claim(key, keys[:2]) == [0, 1]  # then "dies": never renewed, never released
+    assert cache._claim(key, keys) == [2, 3]  # held: another process waits for them
+    started = time.perf_counter()
+    rows = EmbeddingCache(tmp_path).rows(
+        {"n_features": 2}, keys, lambda indices: np.ones((len(indices), 2), dtype=np.float32)
+    )
+    assert rows.shape == (4, 2) and 0.4 < time.perf_counter() - started < 10
+    assert [e["entries"] for e in cache.info()] == [4]  # claims are not rows
 
 
 def test_size_limit_evicts_the_least_recently_used(tmp_path):

@@ -182,7 +182,7 @@ def _output_dir(spec, override=None):
     return Path(os.path.normpath(Path(spec.base_dir, os.path.expanduser(str(name)))))
 
 
-def run(spec, *, output_dir=None, progress=False, log=None):
+def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
     """Run the experiment a spec describes: fit, evaluate, compare, write the outputs.
 
     Parameters
@@ -196,6 +196,9 @@ def run(spec, *, output_dir=None, progress=False, log=None):
         Progress bars while encoding, the epochs while fine-tuning.
     log : callable, optional
         Called with one line per stage (e.g. ``print``).
+    scheduler : str, optional
+        Run the search's fits on this Dask cluster (an address, or ``"local"``),
+        whatever the spec's ``search.backend`` says.
 
     Returns
     -------
@@ -212,9 +215,18 @@ def run(spec, *, output_dir=None, progress=False, log=None):
     data = _data.load(spec.fields.get("data"), spec.base_dir, classification=classification)
     if progress:
         _show_progress(estimator)
+    scheduler = _scheduler(spec, scheduler)
     log(f"fitting {spec.name} on {len(data.y_train)} samples ({data.source})")
     started = time.perf_counter()
-    estimator.fit(data.X_train, data.y_train)
+    if scheduler is None:
+        estimator.fit(data.X_train, data.y_train)
+    else:
+        from .. import cluster
+
+        with cluster.connected(scheduler) as client:
+            log(f"on the Dask cluster at {client.scheduler.address} ({client.dashboard_link})")
+            cluster.fit(estimator, data.X_train, data.y_train, client=client)
+            workers = len(client.scheduler_info()["workers"])
     fit_s = time.perf_counter() - started
     log(f"evaluating on {len(data.y_test)} test samples")
     started = time.perf_counter()
@@ -233,6 +245,7 @@ def run(spec, *, output_dir=None, progress=False, log=None):
         },
         "pipeline": " + ".join(type(step).__name__ for _, step in fitted.steps),
         "search": _search_summary(estimator),
+        "cluster": None if scheduler is None else {"scheduler": scheduler, "workers": workers},
         **scores,
         "baseline": None,
         "timings": {"fit_s": fit_s, "predict_s": predict_s},
@@ -249,6 +262,18 @@ def run(spec, *, output_dir=None, progress=False, log=None):
         report["files"] = _write(out, report, estimator, data, predicted)
         log(f"wrote {', '.join(report['files'].values())} in {out}")
     return report
+
+
+def _scheduler(spec, override):
+    """The Dask scheduler the search runs on, or None to run it here."""
+    search = spec.fields.get("search")
+    if override is not None:
+        if not search:
+            raise SpecError("search", "a Dask scheduler runs a search: this spec has none")
+        return override
+    if search and search.get("backend") == "dask":
+        return search.get("scheduler", "local")
+    return None
 
 
 def _show_progress(estimator):

@@ -4,7 +4,9 @@
 names, to a list of values (an estimator node among them swaps a step); a
 randomized search also takes ``{loguniform: [low, high]}``, ``{uniform: [low,
 high]}`` or ``{randint: [low, high]}``. Every value is checked against the
-step it sets before anything runs.
+step it sets before anything runs. ``backend: dask`` runs the search's fits on a
+Dask cluster: ``scheduler`` is its address, or ``local`` (the default) for a
+cluster of worker processes on this machine.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from ..exceptions import SpecError
 from ._estimators import NEVER_FROM_A_SPEC, _value, build_estimator, check_tree
 from ._fields import Section, check, did_you_mean, join, show
 
-FIELDS = ("method", "params", "cv", "scoring", "n_jobs", "n_iter", "random_state")
+FIELDS = (
+    "method",
+    "params",
+    "cv",
+    "scoring",
+    "n_jobs",
+    "n_iter",
+    "random_state",
+    "backend",
+    "scheduler",
+)
 DISTRIBUTIONS = ("loguniform", "uniform", "randint")
 
 
@@ -47,6 +59,10 @@ def read_search(value, pipeline, path="search"):
             join(path, "scoring"),
             f"unknown scorer {show(scoring)}.{did_you_mean(scoring, get_scorer_names())}",
         )
+    backend = section.get("backend", str, default="local", choices=("local", "dask"))
+    scheduler = section.get("scheduler", str)
+    if scheduler is not None and backend != "dask":
+        raise SpecError(join(path, "scheduler"), "a scheduler needs 'backend: dask'")
     return {
         "method": method,
         "params": params,
@@ -55,6 +71,8 @@ def read_search(value, pipeline, path="search"):
         "n_jobs": section.get("n_jobs", int),
         "n_iter": section.get("n_iter", int, default=10, low=1),
         "random_state": section.get("random_state", int, default=0),
+        "backend": backend,
+        "scheduler": scheduler or ("local" if backend == "dask" else None),
     }
 
 

@@ -1,0 +1,278 @@
+"""sktransfer on a Dask cluster: searches, bulk encoding, the shared cache and faults.
+
+One ``LocalCluster`` of 2 worker processes serves the module. The encoders that
+count or die are defined here and travel to the workers by value (cloudpickle),
+so the workers need nothing of the tests installed.
+"""
+
+import collections
+import json
+import os
+import pickle
+import signal
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.linear_model import RidgeClassifier
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from sktransfer import ImageEncoder, WorkerError, backbones
+from sktransfer.cli import main
+from sktransfer.spec import SpecError, load_spec, run
+
+distributed = pytest.importorskip("distributed")
+cloudpickle = pytest.importorskip("cloudpickle")
+dask_bag = pytest.importorskip("dask.bag")
+dask_dataframe = pytest.importorskip("dask.dataframe")
+
+from sktransfer import cluster  # noqa: E402 (after the skips)
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = pytest.mark.slow
+SIZE = 64  # Lite0 at 64 px: real pre-trained features, fast on 2 cores
+
+
+class CountingEncoder(ImageEncoder):
+    """An ImageEncoder that appends the key of every sample it encodes to ``log``."""
+
+    log = None
+
+    def _encode(self, samples, positions):
+        with open(self.log, "a") as log:
+            log.writelines(f"{key}\n" for key in self._sample_keys(samples))
+        return super()._encode(samples, positions)
+
+
+class DyingEncoder(ImageEncoder):
+    """An ImageEncoder whose worker process is killed once, in its first partition."""
+
+    marker = None
+
+    def _encode(self, samples, positions):
+        try:
+            distributed.get_worker()
+        except ValueError:  # here, not on a worker
+            return super()._encode(samples, positions)
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super()._encode(samples, positions)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local,
+        distributed.Client(local) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def images(fashion_split):
+    X, y, X_test, y_test = fashion_split(20, 2)
+    return X, y  # 200 real images, 20 per class
+
+
+@pytest.fixture(scope="module")
+def image_paths(images, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for i, image in enumerate(images[0]):
+        paths.append(str(folder / f"{i:03d}.png"))
+        Image.fromarray(image).save(paths[-1])
+    return paths
+
+
+def a_search(encoder):
+    pipe = make_pipeline(encoder, RidgeClassifier())
+    return GridSearchCV(pipe, {"ridgeclassifier__alpha": [0.1, 10.0, 1000.0]}, cv=3)
+
+
+def test_a_search_on_the_cluster_matches_the_local_one(client, images):
+    X, y = images[0][::2], images[1][::2]  # 100 images
+    here = a_search(ImageEncoder(image_size=SIZE)).fit(X, y)
+    there = cluster.fit(a_search(ImageEncoder(image_size=SIZE)), X, y, client=client)
+    assert there.best_params_ == here.best_params_
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_allclose(there.cv_results_[key], here.cv_results_[key], atol=1e-6)
+    # The fitted search is a plain object: it pickles and predicts without the cluster.
+    restored = pickle.loads(pickle.dumps(there))
+    np.testing.assert_array_equal(restored.predict(X[:20]), here.predict(X[:20]))
+
+
+def test_each_sample_is_encoded_once_across_the_cluster(client, images, tmp_path):
+    X, y = images[0][1::2], images[1][1::2]
+    CountingEncoder.log = str(tmp_path / "encoded.log")
+    encoder = CountingEncoder(image_size=SIZE, cache=tmp_path / "cache")
+    search = cluster.fit(a_search(encoder), X, y, client=client)  # 3 folds x 3 candidates
+    assert len(search.cv_results_["params"]) == 3
+    with open(CountingEncoder.log) as log:
+        counts = collections.Counter(log.read().split())
+    assert set(counts) == set(ImageEncoder()._sample_keys(X))  # the refit found every row
+    assert max(counts.values()) == 1, counts.most_common(3)
+
+
+def test_the_workers_keep_the_model_they_loaded(client, images):
+    X, y = images[0][:60], images[1][:60]
+    cluster.fit(a_search(ImageEncoder(image_size=SIZE)), X, y, client=client)
+
+    def models_loaded():
+        from sktransfer.encoders._base import _load_shared
+
+        return _load_shared.cache_info().misses
+
+    before = client.run(models_loaded)
+    cluster.fit(a_search(ImageEncoder(image_size=SIZE)), X, y, client=client)
+    assert client.run(models_loaded) == before  # nine fits, no load
+
+
+def test_bulk_encoding_gives_the_local_transform(client, image_paths):
+    encoder = ImageEncoder(image_size=SIZE).fit()
+    features = cluster.encode(encoder, image_paths, client=client, partition_size=25)
+    assert features.shape == (200, encoder.n_features_out_) and features.numblocks[0] == 8
+    np.testing.assert_allclose(
+        features.compute(), encoder.transform(image_paths), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_bulk_encoding_reads_bags_and_dataframe_columns(client, image_paths):
+    encoder = ImageEncoder(image_size=SIZE).fit()
+    paths = image_paths[:30]
+    expected = encoder.transform(paths)
+    bag = dask_bag.from_sequence(paths, npartitions=3)
+    np.testing.assert_allclose(
+        cluster.encode(encoder, bag, client=client).compute(), expected, rtol=1e-5, atol=1e-5
+    )
+    table = pd.DataFrame({"path": paths}, index=pd.RangeIndex(100, 130))
+    column = dask_dataframe.from_pandas(table, npartitions=2)["path"]
+    frame = cluster.encode(encoder, column, client=client).compute()
+    assert list(frame.index) == list(range(100, 130))
+    assert list(frame.columns) == list(encoder.get_feature_names_out())
+    np.testing.assert_allclose(frame.to_numpy(), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match=r"inputs\[column\]"):
+        cluster.encode(encoder, dask_dataframe.from_pandas(table, npartitions=1), client=client)
+
+
+def test_a_worker_killed_during_bulk_encoding_loses_nothing(client, image_paths, tmp_path):
+    DyingEncoder.marker = str(tmp_path / "killed")
+    encoder = DyingEncoder(image_size=SIZE).fit()
+    features = cluster.encode(encoder, image_paths, client=client, partition_size=20)
+    result = features.compute()
+    assert os.path.exists(DyingEncoder.marker)  # a worker did die
+    np.testing.assert_allclose(result, encoder.transform(image_paths), rtol=1e-5, atol=1e-5)
+    client.wait_for_workers(2, timeout=60)  # its nanny restarted it, for the next tests
+
+
+def test_an_error_on_a_worker_names_the_file_and_the_worker(client, image_paths, tmp_path):
+    encoder = ImageEncoder(image_size=SIZE).fit()
+    paths = [*image_paths[:5], str(tmp_path / "missing.png")]
+    with pytest.raises(Exception, match="missing.png") as caught:
+        cluster.encode(encoder, paths, client=client, partition_size=3).compute()
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    if sys.version_info >= (3, 11):
+        assert "start at sample 3" in notes and "on Dask worker tcp://" in notes
+
+
+def test_a_backbone_a_worker_lacks_is_named_with_the_worker(client):
+    registered_here = backbones.BackboneSpec(
+        name="only_on_the_client", modality="image", build=lambda weights: None
+    )
+    backbones.register(registered_here)
+    try:
+        search = a_search(ImageEncoder())
+        search.param_grid = {"imageencoder__backbone": ["efficientnet_lite0", "only_on_the_client"]}
+        with pytest.raises(WorkerError) as caught:
+            cluster.check_workers(client, search)  # the grid's backbones are checked too
+    finally:
+        backbones.unregister("only_on_the_client")
+    message = str(caught.value)
+    for address in client.scheduler_info()["workers"]:
+        assert f"worker {address}: ImageEncoder(backbone='only_on_the_client')" in message
+    assert "UnknownBackboneError" in message and "efficientnet_lite0'" not in message
+    assert "the plugins that provide these backbones" in message
+
+
+def test_missing_weights_and_another_version_are_named(client, tmp_path, monkeypatch):
+    missing = tmp_path / "weights.pth"
+    with pytest.raises(WorkerError, match=r"WeightsNotFoundError: .*weights\.pth"):
+        cluster.check_workers(client, ImageEncoder(weights=missing))
+    import sktransfer
+
+    monkeypatch.setattr(sktransfer, "__version__", "0.0.1")
+    with pytest.raises(WorkerError, match="runs sktransfer 0.1.0, the client 0.0.1"):
+        cluster.check_workers(client)
+
+
+def test_an_unreachable_scheduler_fails_fast():
+    with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler"):
+        cluster.connect("tcp://127.0.0.1:9", timeout=1)
+
+
+def test_a_spec_searches_on_the_cluster(client, image_paths, tmp_path):
+    folder = tmp_path / "data"
+    for i, path in enumerate(image_paths[:60]):
+        (folder / f"class{i % 3}").mkdir(parents=True, exist_ok=True)
+        os.link(path, folder / f"class{i % 3}" / f"{i}.png")
+    spec = {
+        "data": {"images": "data", "test_size": 0.25},
+        "pipeline": [{"ImageEncoder": {"image_size": SIZE}}, "RidgeClassifier"],
+        "search": {
+            "params": {"ridgeclassifier__alpha": [0.1, 10.0]},
+            "backend": "dask",
+            "scheduler": client.scheduler.address,
+        },
+    }
+    report = run(load_spec(spec, base_dir=tmp_path))
+    assert report["cluster"] == {"scheduler": client.scheduler.address, "workers": 2}
+    local = run(
+        load_spec({**spec, "search": {"params": spec["search"]["params"]}}, base_dir=tmp_path)
+    )
+    assert local["cluster"] is None
+    assert report["search"]["best_params"] == local["search"]["best_params"]
+    assert report["metrics"] == pytest.approx(local["metrics"])
+
+
+def test_the_cli_runs_and_encodes_on_a_scheduler(client, image_paths, tmp_path, capsys):
+    listing = tmp_path / "paths.csv"
+    pd.DataFrame({"path": image_paths[:40]}).to_csv(listing, index=False)
+    out = tmp_path / "features"
+    address = client.scheduler.address
+    argv = ["encode", str(listing), "--backbone", "efficientnet_lite0", "--out", str(out)]
+    assert main([*argv, "--scheduler", address, "--partition-size", "16", "--quiet"]) == 0
+    parts = sorted(out.glob("part-*.npy"))
+    assert [p.name for p in parts] == ["part-00000.npy", "part-00001.npy", "part-00002.npy"]
+    expected = ImageEncoder().fit().transform(image_paths[:40])
+    np.testing.assert_allclose(np.concatenate([np.load(p) for p in parts]), expected, atol=1e-5)
+    assert json.loads((out / "inputs.json").read_text()) == image_paths[:40]
+    assert json.loads((out / "encoder.json").read_text())["n_samples"] == 40
+
+    parquet = tmp_path / "parquet"
+    argv = ["encode", str(listing), "--backbone", "efficientnet_lite0", "--out", str(parquet)]
+    assert main([*argv, "--scheduler", address, "--format", "parquet", "--quiet"]) == 0
+    table = pd.read_parquet(parquet / "part-00000.parquet")
+    assert table["input"].tolist() == image_paths[:40]
+    np.testing.assert_allclose(table.drop(columns="input").to_numpy(), expected, atol=1e-5)
+
+
+def test_scheduler_settings_are_checked(tmp_path, capsys):
+    spec = {
+        "data": {"dataset": "fashion_mnist"},
+        "pipeline": ["PixelEncoder", "LogisticRegression"],
+        "search": {"params": {"logisticregression__C": [1.0]}, "scheduler": "local"},
+    }
+    with pytest.raises(SpecError, match="needs 'backend: dask'") as caught:
+        load_spec(spec)
+    assert caught.value.field == "search.scheduler"
+    spec["search"] = {"params": {"logisticregression__C": [1.0]}, "backend": "spark"}
+    with pytest.raises(SpecError, match="dask"):
+        load_spec(spec)
+    del spec["search"]
+    with pytest.raises(SpecError, match="runs a search: this spec has none"):
+        run(load_spec(spec), scheduler="local")
