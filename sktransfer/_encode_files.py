@@ -28,9 +28,8 @@ def make_encoder(backbone, *, modality=None, batch_size=None):
     if modality is None:
         modality = backbones.get(backbone).modality  # an unknown name lists the close ones
     params = {"batch_size": batch_size} if batch_size else {}
-    encoder = getattr(sktransfer, ENCODERS[modality])(**params)
-    first = next(iter(encoder.get_params()))  # backbone, model or vectors
-    return encoder.set_params(**{first: backbone}), modality
+    # The one positional parameter of each encoder names its model: backbone, model, vectors.
+    return getattr(sktransfer, ENCODERS[modality])(backbone, **params), modality
 
 
 def read_inputs(inputs, modality, *, column=None):

@@ -261,6 +261,24 @@ def test_the_cli_runs_and_encodes_on_a_scheduler(client, image_paths, tmp_path, 
     np.testing.assert_allclose(table.drop(columns="input").to_numpy(), expected, atol=1e-5)
 
 
+def test_encode_reads_the_inputs_of_each_modality(tmp_path):
+    from sktransfer._encode_files import make_encoder, read_inputs
+
+    assert repr(make_encoder("all-MiniLM-L6-v2")[0]) == "SentenceEncoder()"
+    assert make_encoder("glove-6b-50d", batch_size=8)[0].get_params()["vectors"] == "glove-6b-50d"
+    assert make_encoder("some/hub-model", modality="text")[0].model == "some/hub-model"
+    with pytest.raises(KeyError, match="Did you mean: resnet50"):
+        make_encoder("resnet5O")
+    (tmp_path / "texts.txt").write_text("first text\n\nsecond, with a comma\n")
+    pd.DataFrame({"id": [1, 2], "body": ["third", "fourth"]}).to_csv(tmp_path / "t.csv")
+    texts = read_inputs([tmp_path / "texts.txt", tmp_path / "t.csv"], "text", column="body")
+    assert texts == ["first text", "second, with a comma", "third", "fourth"]
+    with pytest.raises(ValueError, match="name one with --column"):
+        read_inputs([tmp_path / "t.csv"], "text")
+    with pytest.raises(FileNotFoundError, match="nothing.txt"):
+        read_inputs([tmp_path / "nothing.txt"], "words")
+
+
 def test_scheduler_settings_are_checked(tmp_path, capsys):
     spec = {
         "data": {"dataset": "fashion_mnist"},
