@@ -159,24 +159,30 @@ class EmbeddingCache:
         """
         key = fingerprint(description)
         rows = np.empty((len(keys), int(description["n_features"])), dtype=np.float32)
-        todo = np.arange(len(keys))
+        todo = self._fill(rows, key, keys, np.arange(len(keys)))
         pause = _WAIT_SECONDS[0]
         while len(todo):
-            found = self.lookup(key, [keys[i] for i in todo], rows.shape[1])
-            if found:
-                rows[todo[list(found)]] = np.stack(list(found.values()))
-                todo = np.delete(todo, list(found))
-            mine = todo[self._claim(key, [keys[i] for i in todo])] if len(todo) else todo
-            if len(mine):
-                with self._claim_renewed(key, [keys[i] for i in mine]):
+            mine = todo[self._claim(key, [keys[i] for i in todo])]
+            with self._claim_renewed(key, [keys[i] for i in mine]):
+                # Claimed after the look-up: a holder stores its rows before it lets go.
+                todo = self._fill(rows, key, keys, todo)
+                mine = np.intersect1d(mine, todo)
+                if len(mine):
                     rows[mine] = compute(mine)
                     self.store(key, [keys[i] for i in mine], rows[mine], description)
-                todo = np.setdiff1d(todo, mine)
-                pause = _WAIT_SECONDS[0]
-            elif len(todo):  # every missing row is being encoded elsewhere
+                    todo = np.setdiff1d(todo, mine)
+            if len(todo) and not len(mine):  # the rest is being encoded elsewhere
                 time.sleep(pause)
                 pause = min(2 * pause, _WAIT_SECONDS[1])
         return rows
+
+    def _fill(self, rows, fingerprint, keys, todo):
+        """Fill in the rows of ``todo`` (positions in ``keys``) held; returns the rest."""
+        found = self.lookup(fingerprint, [keys[i] for i in todo], rows.shape[1])
+        if not found:
+            return todo
+        rows[todo[list(found)]] = np.stack(list(found.values()))
+        return np.delete(todo, list(found))
 
     def _claim(self, fingerprint, keys):
         """Positions of the ``keys`` this process now holds claims on (nobody else did)."""
@@ -196,6 +202,9 @@ class EmbeddingCache:
     @contextlib.contextmanager
     def _claim_renewed(self, fingerprint, keys):
         """Keep the claims on ``keys`` alive while the block runs, and drop them after."""
+        if not keys:
+            yield
+            return
         done = threading.Event()
 
         def renew():

@@ -34,6 +34,8 @@ from sktransfer import cluster  # noqa: E402 (after the skips)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 pytestmark = pytest.mark.slow
 SIZE = 64  # Lite0 at 64 px: real pre-trained features, fast on 2 cores
+# Workers run torch on one thread, this process on several: sums in another order.
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 
 
 class CountingEncoder(ImageEncoder):
@@ -137,9 +139,7 @@ def test_bulk_encoding_gives_the_local_transform(client, image_paths):
     encoder = ImageEncoder(image_size=SIZE).fit()
     features = cluster.encode(encoder, image_paths, client=client, partition_size=25)
     assert features.shape == (200, encoder.n_features_out_) and features.numblocks[0] == 8
-    np.testing.assert_allclose(
-        features.compute(), encoder.transform(image_paths), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(features.compute(), encoder.transform(image_paths), **TOLERANCE)
 
 
 def test_bulk_encoding_reads_bags_and_dataframe_columns(client, image_paths):
@@ -148,14 +148,14 @@ def test_bulk_encoding_reads_bags_and_dataframe_columns(client, image_paths):
     expected = encoder.transform(paths)
     bag = dask_bag.from_sequence(paths, npartitions=3)
     np.testing.assert_allclose(
-        cluster.encode(encoder, bag, client=client).compute(), expected, rtol=1e-5, atol=1e-5
+        cluster.encode(encoder, bag, client=client).compute(), expected, **TOLERANCE
     )
     table = pd.DataFrame({"path": paths}, index=pd.RangeIndex(100, 130))
     column = dask_dataframe.from_pandas(table, npartitions=2)["path"]
     frame = cluster.encode(encoder, column, client=client).compute()
     assert list(frame.index) == list(range(100, 130))
     assert list(frame.columns) == list(encoder.get_feature_names_out())
-    np.testing.assert_allclose(frame.to_numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(frame.to_numpy(), expected, **TOLERANCE)
     with pytest.raises(TypeError, match=r"inputs\[column\]"):
         cluster.encode(encoder, dask_dataframe.from_pandas(table, npartitions=1), client=client)
 
@@ -166,7 +166,7 @@ def test_a_worker_killed_during_bulk_encoding_loses_nothing(client, image_paths,
     features = cluster.encode(encoder, image_paths, client=client, partition_size=20)
     result = features.compute()
     assert os.path.exists(DyingEncoder.marker)  # a worker did die
-    np.testing.assert_allclose(result, encoder.transform(image_paths), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result, encoder.transform(image_paths), **TOLERANCE)
     client.wait_for_workers(2, timeout=60)  # its nanny restarted it, for the next tests
 
 
@@ -249,7 +249,7 @@ def test_the_cli_runs_and_encodes_on_a_scheduler(client, image_paths, tmp_path, 
     parts = sorted(out.glob("part-*.npy"))
     assert [p.name for p in parts] == ["part-00000.npy", "part-00001.npy", "part-00002.npy"]
     expected = ImageEncoder().fit().transform(image_paths[:40])
-    np.testing.assert_allclose(np.concatenate([np.load(p) for p in parts]), expected, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([np.load(p) for p in parts]), expected, **TOLERANCE)
     assert json.loads((out / "inputs.json").read_text()) == image_paths[:40]
     assert json.loads((out / "encoder.json").read_text())["n_samples"] == 40
 
@@ -258,7 +258,7 @@ def test_the_cli_runs_and_encodes_on_a_scheduler(client, image_paths, tmp_path, 
     assert main([*argv, "--scheduler", address, "--format", "parquet", "--quiet"]) == 0
     table = pd.read_parquet(parquet / "part-00000.parquet")
     assert table["input"].tolist() == image_paths[:40]
-    np.testing.assert_allclose(table.drop(columns="input").to_numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(table.drop(columns="input").to_numpy(), expected, **TOLERANCE)
 
 
 def test_encode_reads_the_inputs_of_each_modality(tmp_path):
