@@ -85,5 +85,14 @@ def no_network(monkeypatch):
         raise ConnectionRefusedError(f"no network in tests ({address})")
 
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", lambda self, address: refuse(address))
+    real_connect = socket.socket.connect
+
+    def connect(self, address):
+        # Local sockets are no network: torch's DataLoader workers hand their
+        # batches to the pin-memory thread over one (CUDA runs).
+        if self.family == getattr(socket, "AF_UNIX", None):
+            return real_connect(self, address)
+        return refuse(address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
     return attempts

@@ -118,7 +118,7 @@ def test_default_weights_are_found_offline(registry, rgb_images, no_network):
     np.testing.assert_array_equal(default, by_path)
     loaded = ImageEncoder("tiny_cnn").fit(rgb_images).model_.backbone.state_dict()
     for key, tensor in trained.state_dict().items():
-        assert torch.equal(loaded[key], tensor), key
+        assert torch.equal(loaded[key].cpu(), tensor), key  # transform moved it to the GPU
 
     # a file of another architecture fails loudly
     wrong = target.with_name("wrong.pth")

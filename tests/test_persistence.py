@@ -71,7 +71,10 @@ def test_image_encoder_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images)
         ImageEncoder("resnet18", weights=None, device="cuda"), rgb_images
     )
     features = _predict_in_a_process_without_cuda(tmp_path, encoder, rgb_images)
-    np.testing.assert_allclose(features, expected, rtol=1e-3, atol=1e-4)  # GPU vs CPU arithmetic
+    # GPU vs CPU arithmetic: other convolution kernels (TF32), and a batch resized on the
+    # GPU in float where the CPU resizes uint8 (~7e-3 on an H100; see test_image.py).
+    tolerance = {"rtol": 2e-2, "atol": 2e-2} if HAS_CUDA else {"rtol": 1e-3, "atol": 1e-4}
+    np.testing.assert_allclose(features, expected, **tolerance)
 
 
 @pytest.mark.slow

@@ -15,8 +15,11 @@ def resnet18_state():
     return resnet18().state_dict()
 
 
-def _features(weights_arg, images):
-    return ImageEncoder("resnet18", weights=weights_arg, batch_size=8).fit_transform(images)
+def _features(weights_arg, images, device="cpu"):
+    # On the CPU: the reference features are computed there, and a GPU's convolutions
+    # (TF32 by default) differ from them by ~1e-2.
+    encoder = ImageEncoder("resnet18", weights=weights_arg, batch_size=8, device=device)
+    return encoder.fit_transform(images)
 
 
 def _save(state, directory, name=None):

@@ -192,7 +192,9 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: object.__getstate__ returns the instance's own __dict__, so
+        # replacing model_ in it would move the live encoder's model to the CPU.
+        state = dict(super().__getstate__())
         model = state.get("model_")
         if _is_torch_module(model) and any(p.device.type != "cpu" for p in model.parameters()):
             # Pickles must load on machines without a GPU.

@@ -230,7 +230,10 @@ class ImageEncoder(BaseEncoder):
         workers = self.num_workers
         if workers == "auto":
             batches = -(-len(items) // batch_size)
-            workers = 0 if device.type == "cpu" else min(_available_cores(), batches)
+            if device.type == "cpu" or _in_worker_process():
+                workers = 0
+            else:
+                workers = min(_available_cores(), batches)
         return DataLoader(
             _ImageDataset(items, self.preprocessing_, positions, resize=False),
             batch_size=batch_size,
@@ -276,6 +279,15 @@ def _collate(batch):
     if len({t.dtype for t in batch}) > 1:  # a list mixing uint8 and float images
         batch = [t.float().div(255.0) if t.dtype == torch.uint8 else t for t in batch]
     return torch.stack(batch)
+
+
+def _in_worker_process():
+    """True in a process that multiprocessing started: a Dask worker, one of joblib's
+    loky workers (``n_jobs``), a Pool's. Daemonic ones may not start processes and
+    loky's replace the default start method, so the loader decodes in this process."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
 
 
 def _available_cores():

@@ -114,7 +114,7 @@ def _batch_norms(model):
 
 def test_eval_mode_batch_size_invariance_and_determinism(small_state, rgb_images):
     enc = encoder(small_state, batch_size=1).fit()
-    stats = [m.running_mean.clone() for m in _batch_norms(enc.model_)]
+    stats = [m.running_mean.cpu().clone() for m in _batch_norms(enc.model_)]
     one_by_one = enc.transform(rgb_images)
     all_at_once = enc.set_params(batch_size=6).transform(rgb_images)
     # Other batchings may take other kernels (on a GPU, differences up to ~2e-5).
@@ -122,7 +122,7 @@ def test_eval_mode_batch_size_invariance_and_determinism(small_state, rgb_images
     # The same batches again give the same numbers.
     np.testing.assert_array_equal(enc.transform(rgb_images), all_at_once)
     assert not enc.model_.training and not enc.model_.backbone.training
-    after = [m.running_mean for m in _batch_norms(enc.model_)]
+    after = [m.running_mean.cpu() for m in _batch_norms(enc.model_)]  # on the GPU with CUDA
     assert len(after) == len(stats) > 0
     assert all(torch.equal(a, b) for a, b in zip(stats, after))
     assert not any(p.requires_grad for p in enc.model_.parameters())
@@ -152,8 +152,9 @@ def test_pooling_variants(small_state, rgb_images):
     flat = encoders["flatten"].transform(rgb_images).reshape(6, MAP_DIM, 49)
     np.testing.assert_allclose(flat.mean(axis=2), avg, rtol=1e-4, atol=1e-5)
     # "auto" is the classifier's pre-logits layer applied to the average.
+    head = encoders["auto"].model_.backbone.pre_logits[2:]  # where transform left it (GPU)
     with torch.no_grad():
-        hidden = encoders["auto"].model_.backbone.pre_logits[2:](torch.from_numpy(avg))
+        hidden = head(torch.from_numpy(avg).to(next(head.parameters()).device)).cpu()
     np.testing.assert_allclose(encoders["auto"].transform(rgb_images), hidden, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="pooling='cls' needs a transformer"):
         encoder(small_state, pooling="cls").fit()
