@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -170,7 +171,8 @@ def fit(estimator, X, y=None, *, client, **fit_params):
     The workers are checked first (:func:`check_workers`), then ``fit`` runs
     under joblib's Dask backend: a search's or ``cross_validate``'s fits go to
     the workers (``n_jobs=None`` means all of them), Dask retries those of a
-    worker that dies, and the final refit runs here. The fitted estimator is
+    worker that dies, and the final refit runs here. On a cluster of a single
+    worker thread, joblib runs them here (with a warning). The fitted estimator is
     a plain scikit-learn object: it pickles, and predicts without the cluster.
 
     Parameters
@@ -190,6 +192,12 @@ def fit(estimator, X, y=None, *, client, **fit_params):
     import joblib
 
     check_workers(client, estimator)
+    if sum(client.nthreads().values()) == 1:
+        warnings.warn(
+            "the Dask cluster has one worker thread: joblib runs the fits in this process",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     with joblib.parallel_backend("dask", client=client):
         return estimator.fit(X, y, **fit_params)
 

@@ -174,6 +174,19 @@ def test_a_worker_killed_during_bulk_encoding_loses_nothing(client, image_paths,
     client.wait_for_workers(2, timeout=60)  # its nanny restarted it, for the next tests
 
 
+def test_a_worker_killed_mid_search_the_search_completes(client, images, tmp_path):
+    X, y = images[0][:60], images[1][:60]
+    DyingEncoder.marker = str(tmp_path / "killed")
+    there = cluster.fit(a_search(DyingEncoder(image_size=SIZE)), X, y, client=client)
+    assert os.path.exists(DyingEncoder.marker)  # a worker died in its first fit
+    here = a_search(ImageEncoder(image_size=SIZE)).fit(X, y)
+    assert there.best_params_ == here.best_params_
+    np.testing.assert_allclose(
+        there.cv_results_["mean_test_score"], here.cv_results_["mean_test_score"], atol=1e-6
+    )
+    client.wait_for_workers(2, timeout=60)
+
+
 def test_an_error_on_a_worker_names_the_file_and_the_worker(client, image_paths, tmp_path):
     encoder = ImageEncoder(image_size=SIZE).fit()
     paths = [*image_paths[:5], str(tmp_path / "missing.png")]
