@@ -1,8 +1,9 @@
 """sktransfer on a Dask LocalCluster: how bulk encoding and a search scale with workers.
 
 For each worker count in ``--workers`` (a fresh ``LocalCluster`` of that many
-single-threaded worker processes, started and warmed up before timing: each
-worker has imported torch and loaded the model), three measurements:
+single-threaded worker processes from ``sktransfer.cluster.connect("local")``,
+started and warmed up before timing: each worker has imported torch and loaded
+the model), three measurements:
 
 ``bulk``
     ``sktransfer.cluster.encode`` of ``--n`` Fashion-MNIST images, written as PNG
@@ -93,17 +94,13 @@ def timed(function):
 
 
 def measure(workers, args, paths, labels):
-    import distributed
-
     from sktransfer import ImageEncoder, cluster
 
     def encoder():
         return ImageEncoder(image_size=args.size, device=args.device)
 
     fitted = encoder().fit()
-    with distributed.Client(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as client:
+    with cluster.connect("local", n_workers=workers, dashboard_address=None) as client:
         # Warm up: every worker imports torch and loads the model before timing.
         cluster.check_workers(client, encoder())
         cluster.encode(fitted, paths[: 2 * workers], client=client, partition_size=1).compute()

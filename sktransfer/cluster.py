@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import MissingDependencyError, WorkerError
 
 DEFAULT_PARTITION_SIZE = 256
+NANNY_ENVIRON = "distributed.nanny.pre-spawn-environ"
 
 
 def _distributed():
@@ -51,7 +52,8 @@ def connect(scheduler="local", *, n_workers=None, dashboard_address=":8787", tim
     scheduler : str or distributed.Client, default="local"
         ``"local"`` starts a ``LocalCluster`` of worker processes with one
         thread each (torch and NumPy run one thread per worker there, so a
-        process per core is what uses the machine), closed with the client.
+        process per core is what uses the machine), closed with the client;
+        its workers keep glibc's memory trimming default (see the README).
         An address (``"tcp://host:8786"``) connects to a running scheduler.
         A client is returned as it is.
     n_workers : int, default=None
@@ -82,12 +84,20 @@ def connect(scheduler="local", *, n_workers=None, dashboard_address=":8787", tim
     if isinstance(scheduler, distributed.Client):
         return scheduler
     if scheduler == "local":
-        return distributed.Client(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=dashboard_address,
-        )
+        import dask
+
+        # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, to hand
+        # memory back to the OS early; with torch's large short-lived tensors that
+        # halves a CPU worker's throughput (benchmarks/RESULTS.md). Read when each
+        # nanny starts, so it holds for the workers it restarts too.
+        untrimmed = {f"{NANNY_ENVIRON}.MALLOC_TRIM_THRESHOLD_": None}
+        with dask.config.set(untrimmed):
+            return distributed.Client(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=dashboard_address,
+            )
     try:
         return distributed.Client(scheduler, timeout=timeout)
     except OSError as exc:
