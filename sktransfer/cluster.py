@@ -179,9 +179,10 @@ def fit(estimator, X, y=None, *, client, **fit_params):
     """``estimator.fit(X, y)`` with its parallel work run by the Dask workers.
 
     The workers are checked first (:func:`check_workers`), then ``fit`` runs
-    under joblib's Dask backend: a search's or ``cross_validate``'s fits go to
-    the workers (``n_jobs=None`` means all of them), Dask retries those of a
-    worker that dies, and the final refit runs here. On a cluster of a single
+    under joblib's Dask backend: ``X`` and ``y`` are sent to every worker once,
+    a search's or ``cross_validate``'s fits go to the workers (``n_jobs=None``
+    means all of them), Dask retries those of a worker that dies, and the
+    final refit runs here. On a cluster of a single
     worker thread, joblib runs them here (with a warning). The fitted estimator is
     a plain scikit-learn object: it pickles, and predicts without the cluster.
 
@@ -208,7 +209,9 @@ def fit(estimator, X, y=None, *, client, **fit_params):
             RuntimeWarning,
             stacklevel=2,
         )
-    with joblib.parallel_backend("dask", client=client):
+    # On every worker: joblib would send them to one, and a search loses them with it.
+    shared = [data for data in (X, y) if data is not None]
+    with joblib.parallel_backend("dask", client=client, scatter=shared):
         return estimator.fit(X, y, **fit_params)
 
 

@@ -21,7 +21,7 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
-from sktransfer import ImageEncoder, WorkerError, backbones
+from sktransfer import ImageEncoder, PixelEncoder, WorkerError, backbones
 from sktransfer.cli import main
 from sktransfer.spec import SpecError, load_spec, run
 
@@ -71,12 +71,7 @@ class DyingEncoder(ImageEncoder):
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as local,
-        distributed.Client(local) as client,
-    ):
+    with cluster.connect("local", n_workers=2, dashboard_address=None) as client:
         yield client
 
 
@@ -225,6 +220,24 @@ def test_missing_weights_and_another_version_are_named(client, tmp_path, monkeyp
     monkeypatch.setattr(sktransfer, "__version__", "0.0.1")
     with pytest.raises(WorkerError, match="runs sktransfer 0.1.0, the client 0.0.1"):
         cluster.check_workers(client)
+
+
+def test_a_local_cluster_of_one_worker(images):
+    def environ():
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+    X, y = images[0][:30], images[1][:30]
+    search = GridSearchCV(
+        make_pipeline(PixelEncoder(), RidgeClassifier()),
+        {"ridgeclassifier__alpha": [1.0, 10.0]},
+        cv=3,
+    )
+    with cluster.connect("local", n_workers=1, dashboard_address=None) as client:
+        # glibc's trimming default (Dask's 65536 halves torch's speed), one thread each
+        assert list(client.run(environ).values()) == [(None, "1")]
+        with pytest.warns(RuntimeWarning, match="one worker thread: joblib runs the fits"):
+            cluster.fit(search, X, y, client=client)
+    assert len(search.cv_results_["params"]) == 2
 
 
 def test_an_unreachable_scheduler_fails_fast():
