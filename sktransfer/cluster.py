@@ -182,9 +182,9 @@ def fit(estimator, X, y=None, *, client, **fit_params):
     under joblib's Dask backend: ``X`` and ``y`` are sent to every worker once,
     a search's or ``cross_validate``'s fits go to the workers (``n_jobs=None``
     means all of them), Dask retries those of a worker that dies, and the
-    final refit runs here. On a cluster of a single
-    worker thread, joblib runs them here (with a warning). The fitted estimator is
-    a plain scikit-learn object: it pickles, and predicts without the cluster.
+    final refit runs here. On a cluster of a single worker thread, joblib
+    runs the fits here too (with a warning). The fitted estimator is a plain
+    scikit-learn object: it pickles, and predicts without the cluster.
 
     Parameters
     ----------
