@@ -208,6 +208,7 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     log = log or (lambda line: None)
+    scheduler = _scheduler(spec, scheduler)
     estimator = build(spec)
     classification = is_classifier(_final(estimator))
     baseline_name, baseline = _baseline(spec, _final(estimator))
@@ -215,7 +216,6 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
     data = _data.load(spec.fields.get("data"), spec.base_dir, classification=classification)
     if progress:
         _show_progress(estimator)
-    scheduler = _scheduler(spec, scheduler)
     log(f"fitting {spec.name} on {len(data.y_train)} samples ({data.source})")
     started = time.perf_counter()
     if scheduler is None:
