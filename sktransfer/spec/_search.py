@@ -59,6 +59,7 @@ def read_search(value, pipeline, path="search"):
             join(path, "scoring"),
             f"unknown scorer {show(scoring)}.{did_you_mean(scoring, get_scorer_names())}",
         )
+    # Checked here; where the search runs is read by the runner (spec._experiment).
     backend = section.get("backend", str, default="local", choices=("local", "dask"))
     scheduler = section.get("scheduler", str)
     if scheduler is not None and backend != "dask":
@@ -71,8 +72,6 @@ def read_search(value, pipeline, path="search"):
         "n_jobs": section.get("n_jobs", int),
         "n_iter": section.get("n_iter", int, default=10, low=1),
         "random_state": section.get("random_state", int, default=0),
-        "backend": backend,
-        "scheduler": scheduler or ("local" if backend == "dask" else None),
     }
 
 
