@@ -210,9 +210,10 @@ class EmbeddingCache:
         def renew():
             while not done.wait(CLAIM_SECONDS / 3):
                 try:
-                    with self._store().transact(retry=True):
+                    store = self._store()
+                    with store.transact(retry=True):
                         for key in keys:
-                            self._store().touch(_claim_key(fingerprint, key), CLAIM_SECONDS)
+                            store.touch(_claim_key(fingerprint, key), CLAIM_SECONDS)
                 except (sqlite3.Error, OSError):
                     return
 
@@ -224,9 +225,10 @@ class EmbeddingCache:
             done.set()
             renewer.join()
             try:
-                with self._store().transact(retry=True):
+                store = self._store()
+                with store.transact(retry=True):
                     for key in keys:
-                        self._store().delete(_claim_key(fingerprint, key), retry=True)
+                        store.delete(_claim_key(fingerprint, key), retry=True)
             except (sqlite3.Error, OSError):
                 pass  # they expire
 
