@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from . import backbones
+from .backbones._registry import ENCODERS
 from .data import find_images
 
-ENCODERS = {"image": "ImageEncoder", "text": "SentenceEncoder", "words": "WordVectorEncoder"}
 FORMATS = ("npy", "parquet")
 
 

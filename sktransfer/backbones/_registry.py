@@ -40,7 +40,8 @@ _UNREGISTERED = {
     "text": ("sktransfer.backbones._sentence_transformers:spec_for",),
     "words": ("sktransfer.backbones._gensim:spec_for",),
 }
-_ESTIMATORS = {"image": "ImageEncoder", "text": "SentenceEncoder", "words": "WordVectorEncoder"}
+# The encoder that reads each modality.
+ENCODERS = {"image": "ImageEncoder", "text": "SentenceEncoder", "words": "WordVectorEncoder"}
 
 
 def _key(name):
@@ -333,7 +334,7 @@ class Registry:
         if spec.modality != modality:
             raise ValueError(
                 f"backbone {spec.name!r} reads {spec.modality}, not {modality}; "
-                f"use {_ESTIMATORS[spec.modality]}"
+                f"use {ENCODERS[spec.modality]}"
             )
         return spec
 
