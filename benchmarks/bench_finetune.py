@@ -252,7 +252,7 @@ def image_finetuner(spec, freeze, seed, args):
     return FineTuneClassifier(
         spec,
         freeze=freeze,
-        head=args.head,
+        hidden=args.hidden,
         dropout=args.dropout,
         lr=args.lr,
         backbone_lr=args.backbone_lr,
@@ -605,7 +605,7 @@ def main(argv=None):
     image.add_argument("--validation", type=float, default=0.0, help="0: none, train on all")
     image.add_argument("--patience", type=int, default=None, help="early stopping; default none")
     image.add_argument("--schedule", choices=("plateau", "cosine"), default="cosine")
-    image.add_argument("--head", type=sizes, default=(), help='hidden sizes, e.g. "64"')
+    image.add_argument("--hidden", type=sizes, default=(), help='hidden sizes, e.g. "64"')
     image.add_argument("--dropout", type=float, default=0.2)
     image.add_argument("--lr", type=float, default=2e-3)
     image.add_argument("--backbone-lr", default="0.25x")

@@ -58,7 +58,7 @@ def main():
         model = FineTuneClassifier(
             "efficientnet_lite0",
             freeze="backbone",
-            head=(64,),
+            hidden=(64,),
             augment="light",
             lr=1e-3,
             max_epochs=args.epochs,

@@ -1,5 +1,7 @@
 """sktransfer: transfer learning as scikit-learn estimators."""
 
+from importlib.metadata import version
+
 from . import backbones
 from .encoders import ImageEncoder, PixelEncoder, SentenceEncoder, WordVectorEncoder
 from .exceptions import (
@@ -13,7 +15,7 @@ from .exceptions import (
     WorkerError,
 )
 
-__version__ = "0.1.0"
+__version__ = version("sktransfer")  # one place: pyproject.toml
 
 # The trained estimators need torch and skorch: imported on first use, so that
 # ``import sktransfer`` stays light.

@@ -31,11 +31,13 @@ import sqlite3
 import threading
 import time
 import warnings
+import weakref
 from pathlib import Path
 
 import diskcache
 import numpy as np
 
+from ._utils import is_torch_module
 from .weights import home
 
 DEFAULT_SIZE_LIMIT = 4 * 2**30
@@ -60,6 +62,56 @@ def fingerprint(description):
 def default_directory():
     """Where ``cache=True`` keeps embeddings: ``embeddings`` under ``$SKTRANSFER_HOME``."""
     return home() / "embeddings"
+
+
+_MODEL_DIGESTS = weakref.WeakKeyDictionary()
+
+
+def model_digest(model):
+    """A digest of a loaded model's weights, computed once per model object.
+
+    A torch module is digested through its state dict; word vectors (gensim's
+    ``KeyedVectors``) through their vectors and words. Fitted encoders never
+    change their models, so the digest stays valid for the object's lifetime.
+    """
+    try:
+        return _MODEL_DIGESTS[model]
+    except (KeyError, TypeError):
+        pass
+    value = weights_digest(model)
+    try:
+        _MODEL_DIGESTS[model] = value
+    except TypeError:  # an object that takes no weak reference is digested each time
+        pass
+    return value
+
+
+def weights_digest(model):
+    """A digest of a model's weights as they are now (see :func:`model_digest`)."""
+    parts = []
+    if is_torch_module(model):
+        import torch
+
+        for name, tensor in model.state_dict().items():
+            tensor = tensor.detach().to("cpu").contiguous()
+            parts += [name.encode(), str(tensor.dtype).encode(), str(tuple(tensor.shape)).encode()]
+            parts.append(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif hasattr(model, "vectors") and hasattr(model, "index_to_key"):
+        parts.append(np.ascontiguousarray(model.vectors).tobytes())
+        parts.append("\n".join(map(str, model.index_to_key)).encode("utf-8", "surrogatepass"))
+    else:
+        raise TypeError(f"cannot digest a {type(model).__name__} model for the cache")
+    return digest(*parts)
+
+
+def source_name(value):
+    """A model named by a name or a path, as str; a loaded object by its type.
+
+    Loaded objects are told apart in a fingerprint by their weights' digest.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    return type(value).__name__
 
 
 class EmbeddingCache:

@@ -268,51 +268,113 @@ def test_two_processes_writing_one_cache_lose_and_corrupt_nothing(tmp_path):
         assert len(EmbeddingCache(tmp_path).lookup("f" * 32, keys, n_features=8)) == 450
 
 
-def _encode_slowly(directory, start, stop, log):
-    """Rows start..stop through ``EmbeddingCache.rows``, each computed row logged."""
+def _encode_overlapping(directory, start, stop, log):
+    """Rows start..stop through ``EmbeddingCache.rows``, logging what this process did.
+
+    Lines of ``log``, each tagged "start-stop": "claim TAG WANTED GOT" for each claim,
+    "computed TAG ROW" for each row computed here and "found TAG ROW" for each row read
+    from the store. Rows are computed only once some claim has come up short (another
+    process held rows it needed), so the processes overlap whatever their start-up times.
+    """
+    tag = f"{start}-{stop}"
+    keys = [digest(str(i).encode()) for i in range(start, stop)]
+    row_of = {key: start + i for i, key in enumerate(keys)}
+
+    def write(lines):
+        with open(log, "a") as out:  # one short append each: lines do not interleave
+            out.write("".join(lines))
+
+    claim, lookup = EmbeddingCache._claim, EmbeddingCache.lookup
+
+    def logged_claim(self, fingerprint, wanted):
+        got = claim(self, fingerprint, wanted)
+        write([f"claim {tag} {len(wanted)} {len(got)}\n"])
+        return got
+
+    def logged_lookup(self, fingerprint, wanted, n_features):
+        found = lookup(self, fingerprint, wanted, n_features)
+        write([f"found {tag} {row_of[wanted[i]]}\n" for i in found])
+        return found
+
+    EmbeddingCache._claim, EmbeddingCache.lookup = logged_claim, logged_lookup  # in this process
 
     def compute(indices):
-        with open(log, "a") as out:
-            out.writelines(f"{start + i}\n" for i in indices)
-        time.sleep(1.0)  # the other process starts meanwhile, and needs some of these rows
+        write([f"computed {tag} {start + i}\n" for i in indices])
+        for _ in range(1200):  # a minute at most: the test fails rather than hangs
+            with open(log) as lines:
+                claims = [line.split() for line in lines if line.startswith("claim ")]
+            if any(len(c) == 4 and int(c[3]) < int(c[2]) for c in claims):
+                break
+            time.sleep(0.05)
         return np.asarray([[start + i] * 8 for i in indices], dtype=np.float32)
 
-    keys = [digest(str(i).encode()) for i in range(start, stop)]
     rows = EmbeddingCache(directory).rows({"n_features": 8}, keys, compute)
-    assert np.array_equal(rows[:, 0], np.arange(start, stop))
+    assert np.array_equal(rows, np.repeat(np.arange(start, stop, dtype=np.float32)[:, None], 8, 1))
 
 
 def test_processes_needing_the_same_rows_compute_each_once(tmp_path):
     context = multiprocessing.get_context("spawn")
-    log = tmp_path / "computed.log"
+    log = tmp_path / "rows.log"
     ranges = [(0, 60), (30, 90), (0, 90)]  # overlapping, as the folds of a search
     workers = [
-        context.Process(target=_encode_slowly, args=(tmp_path / "cache", a, b, log))
+        context.Process(target=_encode_overlapping, args=(tmp_path / "cache", a, b, log))
         for a, b in ranges
     ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(timeout=120)
-        assert worker.exitcode == 0
-    computed = sorted(int(line) for line in log.read_text().split())
-    assert computed == list(range(90))  # each row once, by whichever process claimed it
+        assert worker.exitcode == 0  # and so each got its rows, right (asserted there)
+    lines = [line.split() for line in log.read_text().splitlines()]
+    claims = [line for line in lines if line[0] == "claim"]
+    assert any(int(got) < int(wanted) for _, _, wanted, got in claims)  # they did overlap
+
+    def rows(kind, tag=None):
+        return sorted(int(line[2]) for line in lines if line[0] == kind and tag in (None, line[1]))
+
+    # Each row computed once, by whichever process claimed it, and read by the others.
+    assert rows("computed") == list(range(90))
+    assert len(rows("found")) == sum(b - a for a, b in ranges) - 90
+    for a, b in ranges:
+        tag = f"{a}-{b}"
+        assert sorted(rows("computed", tag) + rows("found", tag)) == list(range(a, b)), tag
 
 
 def test_a_claim_whose_holder_died_is_taken_over(tmp_path, monkeypatch):
+    import types
+
     import sktransfer.cache
 
+    # The store's clock (claims expire by it) only moves when the cache pauses between
+    # looks: the pauses are counted, and the test never waits for real.
+    now, pauses = [1e9], []
+
+    def pause(seconds):
+        pauses.append(seconds)
+        assert len(pauses) < 50, "still waiting for expired claims"
+        now[0] += seconds
+
+    clock = types.SimpleNamespace(time=lambda: now[0], sleep=time.sleep)  # sqlite retries: real
+    monkeypatch.setattr(diskcache.core, "time", clock)
+    monkeypatch.setattr(sktransfer.cache, "time", types.SimpleNamespace(sleep=pause))
     monkeypatch.setattr(sktransfer.cache, "CLAIM_SECONDS", 0.5)
     cache = EmbeddingCache(tmp_path)
     keys = [digest(str(i).encode()) for i in range(4)]
     key = fingerprint_of({"n_features": 2})
     assert cache._claim(key, keys[:2]) == [0, 1]  # then "dies": never renewed, never released
     assert cache._claim(key, keys) == [2, 3]  # held: another process waits for them
-    started = time.perf_counter()
-    rows = EmbeddingCache(tmp_path).rows(
-        {"n_features": 2}, keys, lambda indices: np.ones((len(indices), 2), dtype=np.float32)
-    )
-    assert rows.shape == (4, 2) and 0.4 < time.perf_counter() - started < 10
+    computed = []
+
+    def compute(indices):
+        computed.append(list(indices))
+        return np.full((len(indices), 2), 7, dtype=np.float32)
+
+    rows = EmbeddingCache(tmp_path).rows({"n_features": 2}, keys, compute)
+    # Nothing computed while the claims held; all four at once when they expired, after
+    # pauses that double: 0.05 + 0.1 + 0.2 < 0.5 <= 0.05 + 0.1 + 0.2 + 0.4 seconds.
+    assert pauses == [0.05, 0.1, 0.2, 0.4]
+    assert computed == [[0, 1, 2, 3]]
+    np.testing.assert_array_equal(rows, np.full((4, 2), 7))
     assert [e["entries"] for e in cache.info()] == [4]  # claims are not rows
 
 

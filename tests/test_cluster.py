@@ -293,7 +293,7 @@ def test_the_cli_runs_and_encodes_on_a_scheduler(client, image_paths, tmp_path, 
 
 
 def test_encode_reads_the_inputs_of_each_modality(tmp_path):
-    from sktransfer._encode_files import make_encoder, read_inputs
+    from sktransfer.cli._encode import make_encoder, read_inputs
 
     assert repr(make_encoder("all-MiniLM-L6-v2")[0]) == "SentenceEncoder()"
     assert make_encoder("glove-6b-50d", batch_size=8)[0].get_params()["vectors"] == "glove-6b-50d"

@@ -6,7 +6,7 @@ import pytest
 
 from sktransfer import datasets
 from sktransfer.cli import main
-from sktransfer.demo import CONTENDERS, _fill, negative_transfer, table
+from sktransfer.cli._demo import CONTENDERS, _fill, negative_transfer, table
 from sktransfer.spec import build
 
 

@@ -9,7 +9,7 @@ from skorch.callbacks import Callback
 from sktransfer import FineTuneClassifier, FineTuneRegressor, ImageEncoder, backbones
 from sktransfer.backbones import BackboneSpec, ImagePreprocessing
 from sktransfer.cache import EmbeddingCache
-from sktransfer.encoders._image import preprocessing_at
+from sktransfer.images import preprocessing_at
 
 # A small CNN, fast on two cores.
 SMALL = "mobilenet_v3_small"
@@ -95,7 +95,7 @@ def test_bad_sizes_are_named(rgb_images):
     with pytest.raises(TypeError, match="image_size must be None or an int >= 8, got '64'"):
         ImageEncoder("resnet18", weights=None, image_size="64").fit()
     # Too small for SqueezeNet's pooling (a ViT's position embeddings fail the same way).
-    with pytest.raises(ValueError, match="image_size=8 does not fit this backbone"):
+    with pytest.raises(ValueError, match="image_size=8 does not fit backbone "):
         ImageEncoder("squeezenet1_1", weights=None, image_size=8).fit()
     with pytest.raises(ValueError, match="image_size=8 does not fit"):
         FineTuneClassifier("squeezenet1_1", weights=None, image_size=8, validation=None).fit(

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from sktransfer import FineTuneClassifier, ImageEncoder, SentenceEncoder
-from sktransfer.encoders._base import resolve_device
+from sktransfer._utils import resolve_device
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 assert not torch.cuda.is_available()
-with open(sys.argv[1], "rb") as handle:
-    encoder, X = pickle.load(handle)
+# The warning comes when the model is loaded (a fine-tuner) or first runs (an encoder).
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
+    with open(sys.argv[1], "rb") as handle:
+        encoder, X = pickle.load(handle)
     features = getattr(encoder, sys.argv[3])(X)
 assert any("not available on this machine" in str(w.message) for w in caught)
 np.save(sys.argv[2], features)
@@ -93,10 +94,8 @@ def test_fine_tuner_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
         validation=None, device="cuda" if HAS_CUDA else "cpu", random_state=0,
     )  # fmt: skip
     model.fit(rgb_images, ["a", "b", "c"] * 2)
-    model.device = "cuda"  # what a GPU user's model holds; fit refuses it without a GPU
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        expected = model.predict_proba(rgb_images)
+    expected = model.predict_proba(rgb_images)
+    model.net_.device = "cuda"  # what a GPU user's net holds; fit refuses it without a GPU
     proba = _predict_in_a_process_without_cuda(tmp_path, model, rgb_images, "predict_proba")
     np.testing.assert_allclose(proba, expected, rtol=1e-3, atol=1e-4)
 

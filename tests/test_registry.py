@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from sktransfer import AmbiguousBackboneError, UnknownBackboneError, backbones
+from sktransfer import AmbiguousBackboneError, UnknownBackboneError, WordVectorEncoder, backbones
 from sktransfer.backbones import BackboneSpec, Registry
 
 
@@ -109,11 +109,22 @@ def test_resolve_takes_registered_names_and_specs(registry):
     assert registry.resolve(spec, modality="image") is spec
 
 
-def test_resolve_refuses_another_modality_naming_the_estimator():
-    with pytest.raises(ValueError, match="reads text, not image; use SentenceEncoder"):
+def test_resolve_refuses_another_modality():
+    # The registry knows modalities, not estimators: the encoders name the one to use.
+    with pytest.raises(ValueError, match="reads text, not image$"):
         backbones.resolve("all-MiniLM-L6-v2", modality="image")
+    with pytest.raises(ValueError, match="reads image, not text or words$"):
+        backbones.resolve("resnet18", modality=("text", "words"))
     with pytest.raises(ValueError, match="reads image, not words; use ImageEncoder"):
-        backbones.resolve("resnet18", modality="words")
+        WordVectorEncoder("resnet18").fit()
+
+
+def test_resolve_tries_the_modalities_in_turn():
+    assert backbones.resolve("resnet18", modality=("image", "text")).modality == "image"
+    assert backbones.resolve("all-MiniLM-L6-v2", modality=("image", "text")).modality == "text"
+    # An unknown bare name is not looked up on a hub: the first modality's close names.
+    with pytest.raises(UnknownBackboneError, match="resnet18"):
+        backbones.resolve("resnet1", modality=("image", "text"))
 
 
 def test_resolve_unknown_image_names_list_close_ones_of_that_modality():

@@ -240,31 +240,60 @@ def silent_server(monkeypatch):
     server.close()
 
 
-def test_a_server_that_never_answers_fails_fast_without_trying_the_download(silent_server):
-    import time
+@pytest.fixture
+def connections(monkeypatch):
+    """Every network connection opened, as (address, the socket's timeout).
 
+    A socket opened with no timeout is given one, so that a regression fails the
+    assertions on the timeouts rather than hanging the run.
+    """
+    import socket
+
+    opened = []
+    connect = socket.socket.connect
+
+    def recording(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            opened.append((tuple(address[:2]), self.gettimeout()))
+            if self.gettimeout() is None:
+                self.settimeout(30)
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", recording)
+    return opened
+
+
+def test_a_server_that_never_answers_fails_fast_without_trying_the_download(
+    silent_server, connections
+):
     downloads = []
     source = weights.WeightsSource(
-        "w.pt", url=f"{silent_server}/w.pt", download=lambda: downloads.append(time.sleep(60))
+        "w.pt", url=f"{silent_server}/w.pt", download=lambda: downloads.append("w.pt")
     )
-    started = time.perf_counter()
-    with pytest.raises(WeightsNotFoundError, match="127.0.0.1 cannot be reached"):
+    with pytest.raises(WeightsNotFoundError, match="127.0.0.1 cannot be reached") as error:
         weights.fetch(source, backbone="w")
-    assert time.perf_counter() - started < weights.CONNECT_TIMEOUT + 1
+    # One attempt, given up after CONNECT_TIMEOUT (the server stays silent), and no download.
+    port = int(silent_server.rsplit(":", 1)[1])
+    assert connections == [(("127.0.0.1", port), weights.CONNECT_TIMEOUT)]
     assert downloads == []
+    # The message names the file, where it comes from and where to put it.
+    assert f"{silent_server}/w.pt" in str(error.value)
+    assert str(weights.cache_dir() / "w.pt") in str(error.value)
 
 
 @pytest.mark.parametrize("family", ["timm", "sentence-transformers"])
-def test_hub_families_fail_fast_whatever_the_hub_client_retries(family, silent_server, monkeypatch):
-    import time
-
+def test_hub_families_fail_fast_whatever_the_hub_client_retries(
+    family, silent_server, connections, monkeypatch
+):
     monkeypatch.setenv("HF_ENDPOINT", silent_server)
-    started = time.perf_counter()
-    with pytest.raises(WeightsNotFoundError, match="127.0.0.1 cannot be reached"):
+    with pytest.raises(WeightsNotFoundError, match="127.0.0.1 cannot be reached") as error:
         if family == "timm":
             ImageEncoder("convnext_tiny.fb_in22k").fit()
         else:
             from sktransfer import SentenceEncoder
 
             SentenceEncoder("some-organisation/some-model").fit()
-    assert time.perf_counter() - started < weights.CONNECT_TIMEOUT + 10  # + imports, a build
+    # sktransfer's one attempt, with CONNECT_TIMEOUT; the hub client never connects (nor retries).
+    port = int(silent_server.rsplit(":", 1)[1])
+    assert connections == [(("127.0.0.1", port), weights.CONNECT_TIMEOUT)]
+    assert str(weights.cache_dir()) in str(error.value)

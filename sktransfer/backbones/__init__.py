@@ -20,11 +20,14 @@ True
 from ..weights import WeightsSource
 from ._registry import ENTRY_POINT_GROUP, REGISTRY, Registry
 from ._spec import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec, ImagePreprocessing
+from ._vector_files import trusting_pickles
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BackboneSpec",
+    "GlobalPool",
     "ImageBackbone",
+    "ImageFeatures",
     "ImagePreprocessing",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -38,6 +41,8 @@ __all__ = [
     "resolve",
     "specs",
     "timm_specs",
+    "transformer_layer_groups",
+    "trusting_pickles",
     "unregister",
 ]
 
@@ -75,10 +80,19 @@ def timm_specs(filter=""):
 
 def __getattr__(name):
     # The model classes need torch; importing sktransfer does not.
-    if name in ("ImageBackbone", "SequentialBackbone"):
-        from . import _image
+    if name in ("GlobalPool", "ImageBackbone", "SequentialBackbone"):
+        from ._image import GlobalPool, ImageBackbone, SequentialBackbone
 
-        return getattr(_image, name)
+        classes = (GlobalPool, ImageBackbone, SequentialBackbone)
+        return {cls.__name__: cls for cls in classes}[name]
+    if name == "transformer_layer_groups":
+        from ._sentence_transformers import transformer_layer_groups
+
+        return transformer_layer_groups
+    if name == "ImageFeatures":
+        from ._features import ImageFeatures
+
+        return ImageFeatures
     if name == "TimmBackbone":
         from ._timm import TimmBackbone
 

@@ -246,7 +246,22 @@ def pool(x, pooling, num_prefix_tokens=0):
 
 
 class GlobalPool(nn.Module):
-    """Average (or maximum) over positions: the head of most CNNs."""
+    """Average (or maximum) over positions: the head of most CNNs.
+
+    A ``SequentialBackbone``'s ``pre_logits`` when its features are a pooled
+    feature map, e.g. ``SequentialBackbone(groups, pre_logits=GlobalPool("max"))``.
+
+    Parameters
+    ----------
+    pooling : {"avg", "max"}, default="avg"
+        Average or maximum over the positions of a map ``(N, C, h, w)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> GlobalPool("max")(torch.arange(8.0).view(1, 2, 2, 2)).tolist()
+    [[3.0, 7.0]]
+    """
 
     def __init__(self, pooling="avg"):
         super().__init__()

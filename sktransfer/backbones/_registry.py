@@ -10,13 +10,13 @@ qualified names, and nothing is overridden silently.
 from __future__ import annotations
 
 import builtins
-import difflib
 import importlib
 import os
 import threading
 import warnings
 from importlib.metadata import entry_points
 
+from .._utils import close_names, did_you_mean
 from ..exceptions import AmbiguousBackboneError, UnknownBackboneError, WeightsNotFoundError
 from ._spec import MODALITIES, BackboneSpec
 
@@ -40,13 +40,16 @@ _UNREGISTERED = {
     "text": ("sktransfer.backbones._sentence_transformers:spec_for",),
     "words": ("sktransfer.backbones._gensim:spec_for",),
 }
-# The encoder that reads each modality.
-ENCODERS = {"image": "ImageEncoder", "text": "SentenceEncoder", "words": "WordVectorEncoder"}
 
 
 def _key(name):
     """Look-ups ignore case and treat '-' and '_' alike."""
     return name.strip().lower().replace("-", "_")
+
+
+def _bare(name):
+    """A name that is neither a path on this machine nor a Hub name ("org/name")."""
+    return "/" not in name and os.sep not in name and not os.path.exists(name)
 
 
 def _load_object(reference):
@@ -294,8 +297,9 @@ class Registry:
             folder or file, a Hugging Face Hub or gensim-data name (text,
             words), a timm model name (images), or an already loaded model
             (``ImageBackbone``, ``SentenceTransformer``, ``KeyedVectors``).
-        modality : {"image", "text", "words"}
-            What the caller reads.
+        modality : {"image", "text", "words"} or tuple of them
+            What the caller reads; a tuple tries each in turn for a name that
+            is not registered (the fine-tuners read images or text).
 
         Returns
         -------
@@ -311,47 +315,55 @@ class Registry:
         ValueError
             ``backbone`` is a backbone of another modality.
         """
-        if modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+        modalities = (modality,) if isinstance(modality, str) else tuple(modality)
+        for kind in modalities:
+            if kind not in MODALITIES:
+                raise ValueError(f"modality must be one of {MODALITIES}, got {kind!r}")
         spec = backbone if isinstance(backbone, BackboneSpec) else None
         if spec is None and isinstance(backbone, str) and backbone in self:
             spec = self.get(backbone)  # an ambiguous short name raises here
         if spec is None:
-            for reference in _UNREGISTERED[modality]:
-                spec = _load_object(reference)(backbone)
-                if spec is not None:
-                    break
-            close = self._close_names(backbone, modality) if isinstance(backbone, str) else []
-            if spec is not None and close:  # a typo of a registered name, most likely
-                spec.build = _hint_on_missing(spec.build, f"Did you mean: {', '.join(close)}?")
-        if spec is None:
-            if not isinstance(backbone, (str, os.PathLike)):
-                raise TypeError(
-                    f"a backbone must be a name, a path or a loaded {modality} model, got "
-                    f"{type(backbone).__name__}"
-                )
-            raise UnknownBackboneError(self._unknown_message(os.fspath(backbone), modality))
-        if spec.modality != modality:
+            spec = self._unregistered(backbone, modalities)
+        if spec.modality not in modalities:
             raise ValueError(
-                f"backbone {spec.name!r} reads {spec.modality}, not {modality}; "
-                f"use {ENCODERS[spec.modality]}"
+                f"backbone {spec.name!r} reads {spec.modality}, not {' or '.join(modalities)}"
             )
         return spec
 
+    def _unregistered(self, backbone, modalities):
+        """A spec made for a path, a Hub, gensim-data or timm name, or a loaded model.
+
+        The modalities are tried in order. A bare name (no ``/``, no file) that the
+        first does not know stops there: its close names are listed, rather than
+        the name looked up on a hub.
+        """
+        for modality in modalities:
+            for reference in _UNREGISTERED[modality]:
+                spec = _load_object(reference)(backbone)
+                if spec is not None:
+                    close = self._close_names(backbone, modality)
+                    if close:  # a typo of a registered name, most likely
+                        spec.build = _hint_on_missing(spec.build, did_you_mean(close).strip())
+                    return spec
+            if isinstance(backbone, (str, os.PathLike)) and _bare(os.fspath(backbone)):
+                break
+        if not isinstance(backbone, (str, os.PathLike)):
+            raise TypeError(
+                f"a backbone must be a name, a path or a loaded {' or '.join(modalities)} "
+                f"model, got {type(backbone).__name__}"
+            )
+        raise UnknownBackboneError(self._unknown_message(os.fspath(backbone), modalities[0]))
+
     def _close_names(self, name, modality=None, cutoff=0.8):
-        candidates = {_key(n): n for n in self.list(modality)}
-        close = difflib.get_close_matches(_key(name), builtins.list(candidates), 5, cutoff)
-        return [candidates[c] for c in close]
+        if not isinstance(name, str):
+            return []
+        return close_names(name, self.list(modality), cutoff=cutoff, key=_key)[:5]
 
     def _unknown_message(self, name, modality=None):
         close = self._close_names(name, modality, cutoff=0.5)
         if not close:  # substring hits help for families: "resnet" -> resnet18, resnet50...
             close = [n for n in self.list(modality) if _key(name) in _key(n)][:5]
-        hint = (
-            f" Did you mean: {', '.join(close)}?"
-            if close
-            else " Run `sktransfer backbones` to see them all."
-        )
+        hint = did_you_mean(close) or " Run `sktransfer backbones` to see them all."
         return f"unknown backbone {name!r}.{hint}"
 
     def list(self, modality=None):

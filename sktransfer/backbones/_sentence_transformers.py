@@ -186,10 +186,20 @@ def _is_sentence_transformer(obj):
 
 
 def transformer_layer_groups(model):
-    """Names of a sentence-transformers model's layer groups, input to output.
+    """Name a sentence-transformers model's layer groups, input to output.
 
     The token embeddings first, then each transformer block, then the modules
     after the transformer (pooling, normalisation) when they hold parameters.
+
+    Parameters
+    ----------
+    model : sentence_transformers.SentenceTransformer
+        The model.
+
+    Returns
+    -------
+    list of str
+        Module paths in ``model``, one per layer group.
     """
     embeddings, blocks = [], []
     for module_name, _ in model.named_modules():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -110,6 +112,12 @@ class BackboneSpec:
         ``build`` is what uses it).
     family : str
         The family of architectures, e.g. ``"torchvision"``.
+    default_pooling : {"avg", "max"}, optional
+        Deprecated since 0.2.0, removed in 0.3.0 (a FutureWarning): what
+        ``pooling="auto"`` does is the model's own ``forward_head``. It is
+        only read where ``build`` returns a plain ``nn.Sequential`` (also
+        deprecated), whose output it pools; return a
+        ``SequentialBackbone(groups, pre_logits=GlobalPool("max"))`` instead.
 
     Examples
     --------
@@ -135,6 +143,7 @@ class BackboneSpec:
         layer_groups=(),
         weights=None,
         family="",
+        default_pooling=None,
     ):
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -151,8 +160,49 @@ class BackboneSpec:
         self._layer_groups = layer_groups
         self.weights = weights
         self.family = family
+        if default_pooling is not None:
+            warnings.warn(
+                f"BackboneSpec(default_pooling={default_pooling!r}) for {name!r} is deprecated "
+                "since sktransfer 0.2.0 and will be refused in 0.3.0: pooling='auto' takes the "
+                "model's own forward_head; have build() return a SequentialBackbone(groups, "
+                f"pre_logits=GlobalPool({default_pooling!r})) or an ImageBackbone whose "
+                "forward_head pools",
+                FutureWarning,
+                stacklevel=2,
+            )
+        self.default_pooling = default_pooling
         # Set by the registry: the entry point (or built-in family) that provided it.
         self.namespace = None
+
+    def load(self, weights="default"):
+        """Build the model with ``build(weights)`` and check it is what the modality needs.
+
+        Every estimator builds its backbone through here. An image model must be
+        an :class:`~sktransfer.backbones.ImageBackbone`; a plain
+        ``nn.Sequential`` of layer groups (what 0.1.0 plugins returned) is
+        still taken, with a FutureWarning, as a ``SequentialBackbone`` of its
+        children that pools with ``default_pooling`` (average by default).
+
+        Parameters
+        ----------
+        weights : "default", None or path, default="default"
+            As for ``build``.
+
+        Returns
+        -------
+        object
+            The model: an ``ImageBackbone`` (images), a ``SentenceTransformer``
+            (text), ``KeyedVectors`` (words).
+
+        Raises
+        ------
+        TypeError
+            ``build`` gave an image model that is no ``ImageBackbone``.
+        """
+        model = self.build(weights)
+        if self.modality == "image":
+            model = _image_backbone(model, self)
+        return model
 
     @property
     def qualified_name(self):
@@ -184,3 +234,31 @@ class BackboneSpec:
 
     def __repr__(self):
         return f"BackboneSpec(name={self.qualified_name!r}, modality={self.modality!r})"
+
+
+def _image_backbone(model, spec):
+    """``model`` as an ImageBackbone: as it is, or a 0.1.0 ``nn.Sequential`` made one."""
+    from torch import nn
+
+    from ._image import GlobalPool, ImageBackbone, SequentialBackbone
+
+    if isinstance(model, ImageBackbone):
+        return model
+    name = f"backbone {spec.qualified_name!r}"
+    if isinstance(model, nn.Sequential) and type(model) is nn.Sequential:
+        warnings.warn(
+            f"{name}: build() returned a plain nn.Sequential, which is deprecated since "
+            "sktransfer 0.2.0 and will be refused in 0.3.0; return a "
+            "sktransfer.backbones.SequentialBackbone(OrderedDict(name=module, ...)) instead "
+            "(its children are taken as the layer groups meanwhile)",
+            FutureWarning,
+            stacklevel=3,
+        )
+        pooling = spec.default_pooling or "avg"
+        groups = OrderedDict(model.named_children())
+        return SequentialBackbone(groups, pre_logits=GlobalPool(pooling))
+    raise TypeError(
+        f"{name}: build() returned a {type(model).__name__}, not an image backbone: subclass "
+        "sktransfer.backbones.ImageBackbone (implement forward_features) or return a "
+        "sktransfer.backbones.SequentialBackbone of layer groups (see docs/plugins.md)"
+    )

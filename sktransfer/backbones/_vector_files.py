@@ -72,7 +72,17 @@ def keyed_vectors(words, vectors):
 
 @contextlib.contextmanager
 def trusting_pickles(trust=True):
-    """Within the block, word vectors that are pickles may be unpickled (if ``trust``)."""
+    """Let word vectors that are pickles be unpickled within the block (if ``trust``).
+
+    Parameters
+    ----------
+    trust : bool, default=True
+        Whether pickles are trusted inside the block.
+
+    Yields
+    ------
+    None
+    """
     token = _TRUST_PICKLE.set(bool(trust))
     try:
         yield

@@ -6,7 +6,11 @@ from ._pixels import PixelEncoder
 from ._sentence import SentenceEncoder
 from ._words import WordVectorEncoder
 
+# The encoder that reads each modality of backbone.
+ENCODERS = {"image": ImageEncoder, "text": SentenceEncoder, "words": WordVectorEncoder}
+
 __all__ = [
+    "ENCODERS",
     "BaseEncoder",
     "ImageEncoder",
     "PixelEncoder",

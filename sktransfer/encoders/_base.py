@@ -5,49 +5,33 @@ from __future__ import annotations
 import copy
 import functools
 import os
-import warnings
-import weakref
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._params import BOOLEAN, NONE, PATH, InstanceOf, device_problem, validate_params
-from ..cache import EmbeddingCache, digest, resolve_cache
+from .. import backbones
+from .._checks import validate_params
+from .._utils import is_torch_module
+from ..cache import model_digest, resolve_cache
 
-CACHE_CONSTRAINT = [NONE, BOOLEAN, PATH, InstanceOf(EmbeddingCache, "an EmbeddingCache")]
 
+def resolve_spec(backbone, modality):
+    """The spec of ``backbone`` for an encoder of ``modality``.
 
-def resolve_device(device):
-    """The torch device to run on: "auto" is CUDA when present (then Apple's MPS), else the CPU.
-
-    ``fit`` refuses a device this machine lacks (see
-    :func:`sktransfer._params.device_problem`); here, where a fitted estimator
-    runs, such a device falls back to the CPU with a warning, so an estimator
-    fitted with ``device="cuda"`` still predicts where there is no GPU.
+    A registered backbone of another modality is refused with the name of the
+    encoder that reads it.
     """
-    import torch
+    from . import ENCODERS
 
-    if device is None or device == "auto":
-        usable = [kind for kind in ("cuda", "mps") if device_problem(kind) is None]
-        return torch.device(usable[0] if usable else "cpu")
-    problem = device_problem(device)
-    if problem is not None:
-        warnings.warn(
-            f"device {str(device)!r} is not available on this machine ({problem}); "
-            "running on the CPU",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return torch.device(device)
-
-
-def progress(total, *, enabled, unit, desc):
-    """A tqdm bar, or one that does nothing when ``enabled`` is false."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled, unit=unit, desc=desc, leave=False)
+    if isinstance(backbone, str) and backbone in backbones.REGISTRY:
+        spec = backbones.get(backbone)
+        if spec.modality != modality:
+            reader = ENCODERS[spec.modality].__name__
+            raise ValueError(
+                f"backbone {spec.name!r} reads {spec.modality}, not {modality}; use {reader}"
+            )
+    return backbones.resolve(backbone, modality=modality)
 
 
 class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -196,7 +180,7 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # replacing model_ in it would move the live encoder's model to the CPU.
         state = dict(super().__getstate__())
         model = state.get("model_")
-        if _is_torch_module(model) and any(p.device.type != "cpu" for p in model.parameters()):
+        if is_torch_module(model) and any(p.device.type != "cpu" for p in model.parameters()):
             # Pickles must load on machines without a GPU.
             state["model_"] = copy.deepcopy(model).to("cpu")
         return state
@@ -204,7 +188,7 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _model_on(self, device):
         """``model_``, moved to ``device`` in place if it lives elsewhere."""
         model = self.model_
-        if _is_torch_module(model):
+        if is_torch_module(model):
             first = next(model.parameters(), None)
             if first is not None and first.device != device:
                 model.to(device)
@@ -230,61 +214,3 @@ def _file_stamp(value):
         stat = os.stat(value)
         return stat.st_size, stat.st_mtime_ns
     return None
-
-
-_MODEL_DIGESTS = weakref.WeakKeyDictionary()
-
-
-def model_digest(model):
-    """A digest of a loaded model's weights, computed once per model object.
-
-    A torch module is digested through its state dict; word vectors (gensim's
-    ``KeyedVectors``) through their vectors and words. Fitted encoders never
-    change their models, so the digest stays valid for the object's lifetime.
-    """
-    try:
-        return _MODEL_DIGESTS[model]
-    except (KeyError, TypeError):
-        pass
-    value = weights_digest(model)
-    try:
-        _MODEL_DIGESTS[model] = value
-    except TypeError:  # an object that takes no weak reference is digested each time
-        pass
-    return value
-
-
-def weights_digest(model):
-    """A digest of a model's weights as they are now (see :func:`model_digest`)."""
-    parts = []
-    if _is_torch_module(model):
-        import torch
-
-        for name, tensor in model.state_dict().items():
-            tensor = tensor.detach().to("cpu").contiguous()
-            parts += [name.encode(), str(tensor.dtype).encode(), str(tuple(tensor.shape)).encode()]
-            parts.append(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif hasattr(model, "vectors") and hasattr(model, "index_to_key"):
-        parts.append(np.ascontiguousarray(model.vectors).tobytes())
-        parts.append("\n".join(map(str, model.index_to_key)).encode("utf-8", "surrogatepass"))
-    else:
-        raise TypeError(f"cannot digest a {type(model).__name__} model for the cache")
-    return digest(*parts)
-
-
-def source_name(value):
-    """A model named by a name or a path, as str; a loaded object by its type.
-
-    Loaded objects are told apart in a fingerprint by their weights' digest.
-    """
-    if isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    return type(value).__name__
-
-
-def _is_torch_module(obj):
-    try:
-        from torch import nn
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        return False
-    return isinstance(obj, nn.Module)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import numpy as np
-from PIL import Image
 
-from .. import backbones
-from .._params import BOOLEAN, NONE, PATH, Device, InstanceOf, Interval, Options
-from ..cache import digest
-from ..data import check_images, read_image
-from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, resolve_device, source_name
+from .. import backbones, images
+from .._checks import BOOLEAN, CACHE, NONE, PATH, Device, InstanceOf, Interval, Options
+from .._utils import progress, resolve_device
+from ..cache import source_name
+from ._base import BaseEncoder, resolve_spec
 
 POOLINGS = ("auto", "avg", "max", "flatten", "cls")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -127,7 +125,7 @@ class ImageEncoder(BaseEncoder):
         "device": [Device()],
         "precision": [Options(*PRECISIONS)],
         "num_workers": [Options("auto"), Interval(int, 0)],
-        "cache": CACHE_CONSTRAINT,
+        "cache": CACHE,
         "verbose": [BOOLEAN],
     }
 
@@ -170,18 +168,18 @@ class ImageEncoder(BaseEncoder):
     def _load(self):
         import torch
 
-        spec = backbones.resolve(self.backbone, modality="image")
-        from ._image_features import ImageFeatures, probe  # needs torch: loaded on first fit
-
-        model = ImageFeatures(spec.build(self.weights), self.pooling, self.layer).eval()
-        model.requires_grad_(False)
+        spec = resolve_spec(self.backbone, "image")
+        model = backbones.ImageFeatures(spec.load(self.weights), self.pooling, self.layer)
+        model = model.eval().requires_grad_(False)
         # channels_last lets oneDNN / cuDNN pick their fast convolution kernels.
         model = model.to(memory_format=torch.channels_last)
         # The fitted encoder keeps what it needs from the spec, not the spec itself:
         # a plugin's spec need not be picklable, nor installed where the pickle loads.
-        self.preprocessing_ = preprocessing_at(spec.preprocessing, self.image_size)
+        self.preprocessing_ = images.preprocessing_at(spec.preprocessing, self.image_size)
         self.pooling_ = model.pooling
-        self.n_features_out_ = probe(model, self.preprocessing_, image_size=self.image_size)
+        self.n_features_out_ = model.feature_size(
+            self.preprocessing_.input_size, image_size=self.image_size, backbone=spec.name
+        )
         return model
 
     # -- encoding ----------------------------------------------------------------------
@@ -195,18 +193,21 @@ class ImageEncoder(BaseEncoder):
         }
 
     def _check_samples(self, X):
-        return check_images(X)
+        return images.check_images(X)
 
     def _sample_keys(self, samples):
-        return [image_key(item) for item in samples]
+        return [images.image_key(item) for item in samples]
 
     def _encode(self, items, positions):
         import torch
 
         device = resolve_device(self.device)
         model = self._model_on(device)
-        loader = self._loader(items, positions, device)
-        prepare = _DevicePreprocessing(self.preprocessing_, device)
+        batches = images.loader(
+            items, positions, self.preprocessing_, device=device,
+            batch_size=self._batch_size(device), num_workers=self.num_workers,
+        )  # fmt: skip
+        prepare = images.DevicePreprocessing(self.preprocessing_, device)
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
         start = 0
         bar = progress(len(items), enabled=self.verbose, unit="img", desc=str(self.backbone))
@@ -216,180 +217,21 @@ class ImageEncoder(BaseEncoder):
             enabled=self.precision != "float32",
         )
         with bar, torch.inference_mode(), autocast:
-            for batch, sized in loader:
+            for batch, sized in batches:
                 features = model(prepare(batch, sized)).float()
                 out[start : start + len(batch)] = features.cpu().numpy()
                 start += len(batch)
                 bar.update(len(batch))
         return out
 
-    def _loader(self, items, positions, device):
-        from torch.utils.data import DataLoader
-
-        batch_size = self._batch_size(device)
-        workers = self.num_workers
-        if workers == "auto":
-            batches = -(-len(items) // batch_size)
-            if device.type == "cpu" or _in_worker_process():
-                workers = 0
-            else:
-                workers = min(_available_cores(), batches)
-        return DataLoader(
-            _ImageDataset(items, self.preprocessing_, positions, resize=False),
-            batch_size=batch_size,
-            shuffle=False,
-            num_workers=workers,
-            collate_fn=_Batcher(self.preprocessing_, resize_all=device.type == "cpu"),
-            pin_memory=device.type == "cuda",
-        )
-
     def _batch_size(self, device):
         """The batch size used on ``device`` ("auto" resolved)."""
-        return auto_batch_size(device) if self.batch_size == "auto" else int(self.batch_size)
+        if self.batch_size == "auto":
+            return images.auto_batch_size(device)
+        return int(self.batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.string = True
         return tags
-
-
-def preprocessing_at(preprocessing, image_size):
-    """``preprocessing`` for ``image_size x image_size`` inputs; None leaves it as it is.
-
-    The resize keeps its ratio to the crop (224 / 256 at 112 is 112 / 128); a
-    preprocessing that does not resize still does not.
-    """
-    if image_size is None or image_size == preprocessing.input_size:
-        return preprocessing
-    resize = preprocessing.resize_size
-    if resize is not None:
-        resize = round(image_size * resize / preprocessing.input_size)
-    return dataclasses.replace(preprocessing, input_size=image_size, resize_size=resize)
-
-
-def auto_batch_size(device):
-    """Images per forward pass at inference: small on a CPU (caches), large on a GPU."""
-    return 64 if device.type == "cuda" else 8
-
-
-def _collate(batch):
-    import torch
-
-    if len({t.dtype for t in batch}) > 1:  # a list mixing uint8 and float images
-        batch = [t.float().div(255.0) if t.dtype == torch.uint8 else t for t in batch]
-    return torch.stack(batch)
-
-
-def _in_worker_process():
-    """True in a process that multiprocessing started: a Dask worker, one of joblib's
-    loky workers (``n_jobs``), a Pool's. Daemonic ones may not start processes and
-    loky's replace the default start method, so the loader decodes in this process."""
-    import multiprocessing
-
-    return multiprocessing.parent_process() is not None
-
-
-def _available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def resize_and_crop(preprocessing):
-    """The backbone's resize and centre crop (``transforms.v2``), for one image or a batch."""
-    from torchvision.transforms import InterpolationMode, v2
-
-    steps = []
-    if preprocessing.resize_size is not None:
-        steps.append(
-            v2.Resize(
-                preprocessing.resize_size,
-                interpolation=InterpolationMode(preprocessing.interpolation),
-                antialias=True,
-            )
-        )
-    steps.append(v2.CenterCrop(preprocessing.input_size))
-    return v2.Compose(steps)
-
-
-class _Batcher:
-    """Collates decoded images: (batch, whether it is resized and cropped yet).
-
-    Images of one size are stacked as they are, for the device to resize the
-    whole batch; mixed sizes (or ``resize_all``) are resized one by one here,
-    in the loader's worker processes when there are some.
-    """
-
-    def __init__(self, preprocessing, *, resize_all):
-        self.transform = resize_and_crop(preprocessing)
-        self.resize_all = resize_all
-
-    def __call__(self, images):
-        sized = self.resize_all or len({tuple(t.shape) for t in images}) > 1
-        if sized:
-            images = [self.transform(t) for t in images]
-        return _collate(images), sized
-
-
-class _DevicePreprocessing:
-    """A batch on the device, resized and cropped if still due, scaled and normalised."""
-
-    def __init__(self, preprocessing, device):
-        import torch
-
-        self.device = device
-        self.transform = resize_and_crop(preprocessing)
-        self.mean = torch.tensor(preprocessing.mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(preprocessing.std, device=device).view(1, 3, 1, 1)
-
-    def __call__(self, batch, sized):
-        import torch
-
-        batch = batch.to(self.device, non_blocking=True)
-        if batch.dtype == torch.uint8:
-            batch = batch.float().div_(255.0)
-        if not sized:
-            batch = self.transform(batch)
-        batch = batch.sub_(self.mean).div_(self.std)
-        return batch.contiguous(memory_format=torch.channels_last)
-
-
-class _ImageDataset:
-    """Reads (and, with ``resize``, resizes and crops) one image at a time; errors name it.
-
-    Every image becomes a CHW tensor before it is resized, so a file, the same
-    file opened with PIL, and its pixels as an array give identical features.
-    """
-
-    def __init__(self, items, preprocessing, positions=None, *, resize=True):
-        self.items = items
-        self.positions = range(len(items)) if positions is None else positions
-        self.transform = resize_and_crop(preprocessing) if resize else None
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, index):
-        import torch
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
-        image = read_image(self.items[index], int(self.positions[index]))
-        if isinstance(image, np.ndarray):
-            tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-            tensor = tensor if tensor.dtype == torch.uint8 else tensor.float()
-        else:
-            tensor = pil_to_tensor(image)
-        return tensor if self.transform is None else self.transform(tensor)
-
-
-def image_key(item):
-    """A digest of one image's content: a file's bytes, an array's or a PIL image's pixels."""
-    if isinstance(item, (str, os.PathLike)):
-        with open(item, "rb") as file:
-            return digest(b"file", file.read())
-    if isinstance(item, Image.Image):
-        return digest(b"pil", item.mode.encode(), str(item.size).encode(), item.tobytes())
-    array = np.ascontiguousarray(item)
-    return digest(b"array", array.dtype.str.encode(), str(array.shape).encode(), array.tobytes())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from .._params import BOOLEAN, Interval, validate_params
-from ..data import check_images, read_image
+from .. import images
+from .._checks import BOOLEAN, Interval, validate_params
 
 # ITU-R BT.601 luma, the weights of PIL's "L" conversion; they sum to 1, so a grey
 # image keeps its levels.
@@ -97,26 +97,16 @@ class PixelEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             or ``(size, size, 3)`` (RGB) is image ``i`` resized.
         """
         n_features = self._n_features_out  # checks the parameters
-        items = check_images(X)
+        items = images.check_images(X)
         out = np.empty((len(items), n_features), dtype=np.float32)
         for start in range(0, len(items), CHUNK):
             stop = min(start + CHUNK, len(items))
-            pixels = self._resized([self._tensor(items[i], i) for i in range(start, stop)])
+            pixels = self._resized(
+                [images.scale(images.to_tensor(items[i], i)) for i in range(start, stop)]
+            )
             # (N, C, H, W) -> rows in (H, W, C) order, the order of an image array.
             out[start:stop] = pixels.permute(0, 2, 3, 1).reshape(stop - start, -1).numpy()
         return out
-
-    def _tensor(self, item, index):
-        """One image as a float32 (3, H, W) tensor in [0, 1]."""
-        import torch
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
-        image = read_image(item, index)
-        if isinstance(image, np.ndarray):
-            tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-        else:
-            tensor = pil_to_tensor(image)
-        return tensor.float().div_(255.0) if tensor.dtype == torch.uint8 else tensor.float()
 
     def _resized(self, tensors):
         """The images grey if asked, resized to ``size x size``, stacked, clipped to [0, 1]."""

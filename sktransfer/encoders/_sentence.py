@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
-from .. import backbones
-from .._params import BOOLEAN, NONE, Device, InstanceOf, Interval
-from ._base import CACHE_CONSTRAINT, BaseEncoder, resolve_device, source_name
-from ._text_input import TextInput, check_texts
+from .._checks import BOOLEAN, CACHE, NONE, Device, InstanceOf, Interval, check_texts
+from .._utils import resolve_device
+from ..cache import source_name
+from ._base import resolve_spec
+from ._text import TextEncoder
 
 
-class SentenceEncoder(TextInput, BaseEncoder):
+class SentenceEncoder(TextEncoder):
     """Sentence embeddings from a pre-trained sentence-transformers model.
 
     Each text becomes one float32 vector (the model's pooled output), computed
@@ -93,7 +94,7 @@ class SentenceEncoder(TextInput, BaseEncoder):
         "max_seq_length": [NONE, Interval(int, 1)],
         "prompt": [NONE, InstanceOf(str, "a str")],
         "device": [Device()],
-        "cache": CACHE_CONSTRAINT,
+        "cache": CACHE,
         "verbose": [BOOLEAN],
     }
 
@@ -140,38 +141,14 @@ class SentenceEncoder(TextInput, BaseEncoder):
             check_texts(X)
         return super().fit(None, y)
 
-    def fit_transform(self, X, y=None, **fit_params):
-        """Load the model and encode ``X``, reading it once (it may be a generator).
-
-        Parameters
-        ----------
-        X : iterable of str
-            The texts: a list, an array, a Series, a one-column DataFrame or
-            any iterable of str.
-        y : ignored
-            Accepted for Pipeline compatibility.
-        **fit_params : dict
-            Ignored; accepted for the signature of ``TransformerMixin.fit_transform``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features_out_), dtype float32
-            One embedding per text, in the order of ``X``.
-        """
-        texts = check_texts(X)
-        super().fit(None, y)
-        # Not self.transform(texts): with set_output("pandas"), the frame must
-        # take the index of X, not of the list made from it.
-        return self._features(texts)
-
     def _model_key(self):
         if not isinstance(self.model, (str, os.PathLike)):
             return None
         return (("max_seq_length", self.max_seq_length), ("model", self.model))
 
     def _load(self):
-        spec = backbones.resolve(self.model, modality="text")
-        model = spec.build("default").to(resolve_device(self.device))
+        spec = resolve_spec(self.model, "text")
+        model = spec.load("default").to(resolve_device(self.device))
         model.eval()
         model.requires_grad_(False)
         self.max_seq_length_ = self._set_max_seq_length(model)

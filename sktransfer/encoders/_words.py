@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
 
-from .. import backbones
-from .._params import BOOLEAN, CALLABLE, NONE, InstanceOf, Interval, Options, validate_params
-from ..backbones._vector_files import trusting_pickles
-from ._base import CACHE_CONSTRAINT, BaseEncoder, progress, source_name
-from ._text_input import TextInput, check_texts
+from .._checks import (
+    BOOLEAN,
+    CACHE,
+    CALLABLE,
+    NONE,
+    InstanceOf,
+    Interval,
+    Options,
+    check_texts,
+    validate_params,
+)
+from .._utils import progress
+from ..backbones import trusting_pickles
+from ..cache import digest, source_name
+from ._base import resolve_spec
+from ._text import TextEncoder
 from ._word_analyzer import TOKEN_PATTERN, build_analyzer, count_words
 from ._word_pooling import (
     POOLINGS,
@@ -23,7 +33,7 @@ from ._word_pooling import (
 )
 
 
-class WordVectorEncoder(TextInput, BaseEncoder):
+class WordVectorEncoder(TextEncoder):
     """Text features from pre-trained word vectors (GloVe, word2vec, FastText), pooled.
 
     Each text is tokenised as scikit-learn's ``CountVectorizer`` does it
@@ -160,7 +170,7 @@ class WordVectorEncoder(TextInput, BaseEncoder):
         "tokenizer": [NONE, CALLABLE],
         "sif_alpha": [Interval(float, 0, low_open=True)],
         "batch_size": [Interval(int, 1)],
-        "cache": CACHE_CONSTRAINT,
+        "cache": CACHE,
         "verbose": [BOOLEAN],
         "trust_pickle": [BOOLEAN],
     }
@@ -239,29 +249,6 @@ class WordVectorEncoder(TextInput, BaseEncoder):
             self.components_ = first_component(np.concatenate([self._pool(b) for b in batches]))
         return self
 
-    def fit_transform(self, X, y=None, **fit_params):
-        """Fit on ``X`` and encode it, reading ``X`` once (it may be a generator).
-
-        Parameters
-        ----------
-        X : iterable of str
-            The texts.
-        y : None
-            Ignored; accepted for Pipeline compatibility.
-        **fit_params : dict
-            Ignored; accepted for compatibility with ``TransformerMixin``.
-
-        Returns
-        -------
-        ndarray of shape (n_texts, n_features_out_), dtype float32
-            The pooled vectors, in the order of ``X``.
-        """
-        texts = check_texts(X)
-        self.fit(texts, y)
-        # Not self.transform(texts): with set_output("pandas"), the frame must
-        # take the index of X, not of the list made from it.
-        return self._features(texts)
-
     def _model_key(self):
         if not isinstance(self.vectors, (str, os.PathLike)):
             return None
@@ -270,9 +257,9 @@ class WordVectorEncoder(TextInput, BaseEncoder):
         return (("trust_pickle", bool(self.trust_pickle)), ("vectors", self.vectors))
 
     def _load(self):
-        spec = backbones.resolve(self.vectors, modality="words")
+        spec = resolve_spec(self.vectors, "words")
         with trusting_pickles(bool(self.trust_pickle)):
-            kv = spec.build("default")
+            kv = spec.load("default")
         if isinstance(getattr(kv, "vectors", None), np.ndarray):
             kv.vectors.setflags(write=False)  # shared by the encoders of this process
         return kv
@@ -317,11 +304,8 @@ class WordVectorEncoder(TextInput, BaseEncoder):
             fingerprint["sif_alpha"] = float(self.sif_alpha)
         learned = [getattr(self, a, None) for a in ("word_weights_", "components_")]
         if any(a is not None for a in learned):  # tfidf / sif depend on the fitted texts
-            digest = hashlib.sha1()
-            for array in learned:
-                if array is not None:
-                    digest.update(np.ascontiguousarray(array).tobytes())
-            fingerprint["learned"] = digest.hexdigest()
+            arrays = [np.ascontiguousarray(a).tobytes() for a in learned if a is not None]
+            fingerprint["learned"] = digest(*arrays)
         return fingerprint
 
     def __sklearn_tags__(self):

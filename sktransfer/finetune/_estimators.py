@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
-from skorch import NeuralNetClassifier, NeuralNetRegressor
+from sklearn.base import ClassifierMixin, RegressorMixin
 
-from .._params import NONE, InstanceOf, Options
-from ._fine_tuner import _FineTuner
+from .._checks import NONE, InstanceOf, Options
+from ._fine_tuner import FineTuner
+from ._net import TransferNetClassifier, TransferNetRegressor
 
 _PARAMETERS = """
     Parameters
@@ -47,8 +48,10 @@ _PARAMETERS = """
         and BatchNorm layers whose own parameters are frozen too: their
         running statistics never change. Which groups trained in each
         epoch is in ``history_[:, "trainable_groups"]``.
-    head : tuple of int, default=()
-        Hidden layer sizes of the new head; () is a linear head.
+    hidden : tuple of int, default=()
+        Hidden layer sizes of the new head (each ``Linear, activation,
+        Dropout``); () is a linear head. Its old name ``head`` works, with a
+        FutureWarning, until 0.3.0.
     dropout : float, default=0.0
         Dropout before the head's output layer (and after each hidden layer).
     activation : {"relu", "gelu", "silu", "tanh"} or nn.Module class, default="relu"
@@ -102,7 +105,8 @@ _PARAMETERS = """
         and the validation split: the same value gives the same model on the
         CPU. The caller's torch random state is left unchanged.
     callbacks : list of skorch callbacks, optional
-        Added to the defaults; set their parameters as ``callbacks__name__param``.
+        Added to the defaults (a callback or a ``(name, callback)`` pair);
+        set their parameters as ``callbacks__name__param``.
     warm_start : bool, default=False
         Continue from the fitted model on the next ``fit`` (e.g. with another
         ``freeze`` and ``backbone_lr``) instead of starting anew.
@@ -111,11 +115,17 @@ _PARAMETERS = """
 """
 
 _KWARGS = """    **kwargs
-        Any other skorch parameter, e.g. ``iterator_train__num_workers=2``
-        (decoding images in worker processes) or ``optimizer__weight_decay``.
+        The skorch parameters of the net's parts, as ``prefix__name``: the
+        ``optimizer__``, ``criterion__``, ``iterator_train__``,
+        ``iterator_valid__`` and ``callbacks__`` ones, e.g.
+        ``iterator_train__num_workers=2`` (decoding images in worker
+        processes) or ``optimizer__weight_decay=0.05``. Any other name is
+        refused in ``fit``.
 """
 
 _ATTRIBUTES = """
+    net_ : skorch.NeuralNet
+        The trained skorch net; skorch's methods (``save_params``...) are its.
     module_ : TransferModel
         The backbone (``module_.body``) and the head (``module_.head``).
     layer_groups_ : list of str
@@ -130,12 +140,13 @@ _ATTRIBUTES = """
 """
 
 
-class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
+class FineTuneClassifier(ClassifierMixin, FineTuner):
     __doc__ = f"""Fine-tune a pre-trained image or text backbone with a new classification head.
 
-    A skorch ``NeuralNetClassifier``: callbacks, ``history_``, ``warm_start``,
-    ``partial_fit`` and ``prefix__param`` routing work as in skorch. Labels
-    may be of any type; ``predict`` returns them.
+    A scikit-learn classifier that trains a skorch net (``net_``): callbacks,
+    ``history_``, ``warm_start``, ``partial_fit`` and ``prefix__param``
+    routing work as in skorch. Labels may be of any type; ``predict`` returns
+    them.
 {_PARAMETERS}    class_weight : "balanced", dict or None, default=None
         Weights of the classes in the loss: "balanced" weighs each inversely
         to its frequency (as in scikit-learn), a dict maps labels to weights.
@@ -161,9 +172,9 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
     """
 
     _classifier = True
-    _default_criterion = torch.nn.CrossEntropyLoss
+    _net_class = TransferNetClassifier
     _parameter_constraints = {
-        **_FineTuner._parameter_constraints,
+        **FineTuner._parameter_constraints,
         "class_weight": [NONE, Options("balanced"), InstanceOf(dict, "a dict")],
     }
 
@@ -175,7 +186,7 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         image_size=None,
         max_seq_length=None,
         freeze="backbone",
-        head=(),
+        hidden=(),
         dropout=0.0,
         activation="relu",
         lr=1e-3,
@@ -197,12 +208,19 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         class_weight=None,
         **kwargs,
     ):
-        # The same parameters as the regressor's, plus class_weight: sklearn reads
-        # each estimator's own signature.
-        parameters = dict(locals())
-        del parameters["self"], parameters["__class__"], parameters["class_weight"]
-        super().__init__(**parameters.pop("kwargs"), **parameters)
+        super().__init__(
+            backbone, weights=weights, image_size=image_size, max_seq_length=max_seq_length,
+            freeze=freeze, hidden=hidden, dropout=dropout, activation=activation, lr=lr,
+            backbone_lr=backbone_lr, optimizer=optimizer, max_epochs=max_epochs,
+            batch_size=batch_size, validation=validation, patience=patience, schedule=schedule,
+            augment=augment, device=device, precision=precision, cache=cache,
+            random_state=random_state, callbacks=callbacks, warm_start=warm_start,
+            verbose=verbose, **kwargs,
+        )  # fmt: skip
         self.class_weight = class_weight
+
+    def _check_params(self):
+        return {**super()._check_params(), "class_weight": self.class_weight}
 
     def predict(self, X):
         """Predict the label of each sample.
@@ -220,11 +238,11 @@ class FineTuneClassifier(_FineTuner, NeuralNetClassifier):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-class FineTuneRegressor(_FineTuner, NeuralNetRegressor):
+class FineTuneRegressor(RegressorMixin, FineTuner):
     __doc__ = f"""Fine-tune a pre-trained image or text backbone with a new regression head.
 
-    A skorch ``NeuralNetRegressor`` trained with the mean squared error; one
-    or several targets per sample.
+    A scikit-learn regressor that trains a skorch net (``net_``) with the mean
+    squared error; one or several targets per sample.
 {_PARAMETERS}{_KWARGS}
     Attributes
     ----------
@@ -244,7 +262,7 @@ class FineTuneRegressor(_FineTuner, NeuralNetRegressor):
     """
 
     _classifier = False
-    _default_criterion = torch.nn.MSELoss
+    _net_class = TransferNetRegressor
 
     def predict(self, X):
         """Predict the targets of each sample.
@@ -261,3 +279,8 @@ class FineTuneRegressor(_FineTuner, NeuralNetRegressor):
         """
         out = self.predict_proba(X)
         return out.ravel() if self.n_outputs_ == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,13 +1,27 @@
-"""What fine-tuning adds to skorch: the backbone, freezing, learning rates, checked inputs."""
+"""What both fine-tuners are to scikit-learn: parameters, checks, and the skorch net they own.
+
+A fine-tuner is a plain scikit-learn estimator that owns a skorch net
+(``net_``), as :class:`~sktransfer.HeadClassifier` does: its parameters are
+set in ``__init__`` and checked in ``fit``, so cloning, ``set_params`` and a
+search never fail on a value that ``fit`` would refuse; skorch's own
+parameters travel as ``prefix__name`` (``optimizer__weight_decay``,
+``iterator_train__num_workers``, ``callbacks__<name>__<param>``) and reach the
+net unchanged.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
-from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from .._params import (
+from .. import backbones, images
+from .._checks import (
     BOOLEAN,
+    CACHE,
     CALLABLE,
     NONE,
     PATH,
@@ -15,56 +29,63 @@ from .._params import (
     InstanceOf,
     Interval,
     Options,
+    check_targets,
+    encode_labels,
     validate_params,
 )
-from ..encoders._base import CACHE_CONSTRAINT
-from ..encoders._image import preprocessing_at
-from ._devices import _DeviceBatches
+from .._utils import close_names, did_you_mean, resolve_device
 from ._freeze import Freeze
-from ._head import make_head
-from ._inputs import (
-    AUGMENTATIONS,
-    Samples,
-    augment_batch,
-    augmentation,
-)
-from ._model import TransferModel, add_lora, layer_groups, resolve_backbone
-from ._prefix import frozen_outputs
-from ._training import (
-    TRAINING_CONSTRAINTS,
-    check_hidden,
-    check_targets,
-    class_weights,
-    early_stopping,
-    encode_labels,
-    seeded,
-    validation_split,
-)
+from ._inputs import AUGMENTATIONS, Samples
+from ._net import MODALITIES, accuracy
+from ._training import TRAINING_CONSTRAINTS, check_hidden, seeded, validation_split
 
 SCHEDULES = ("plateau", "cosine")
+# skorch's parameters that a fine-tuner routes to its net, as ``prefix__name``.
+ROUTED_PREFIXES = ("optimizer", "criterion", "iterator_train", "iterator_valid", "callbacks")
+# Parameters renamed, by their old name; they work, with a FutureWarning, until 0.3.0.
+RENAMED = {"head": "hidden"}
 
 
-class _FineTuner(_DeviceBatches):
-    """What both fine-tuners add to skorch's nets (a mixin put before them)."""
+# Where 0.1.0 defined the validation accuracy: its pickled callbacks name it here.
+_accuracy = accuracy
 
+
+def _extra(estimator):
+    """The parameters outside the signature: skorch's routed ones, old names, typos.
+
+    They are kept as they come, as attributes, and checked in ``fit``.
+    """
+    names = set(estimator._get_param_names())
+    return {
+        k: v
+        for k, v in vars(estimator).items()
+        if k not in names and not k.startswith("_") and not k.endswith("_")
+    }
+
+
+class FineTuner(BaseEstimator):
+    """What both fine-tuners share (a base class; the public ones say what they predict)."""
+
+    _net_class = None  # set by each estimator
+    _classifier = True
     _parameter_constraints = {
-        **{k: v for k, v in TRAINING_CONSTRAINTS.items() if k != "hidden"},
-        "head": TRAINING_CONSTRAINTS["hidden"],
+        **TRAINING_CONSTRAINTS,
         "weights": [Options("default"), NONE, PATH],
         "image_size": [NONE, Interval(int, 8)],
         "max_seq_length": [NONE, Interval(int, 1)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
         "lr": [Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
+        "optimizer": [CALLABLE],
+        "max_epochs": [Interval(int, 1)],
+        "batch_size": [Interval(int, 1)],
         "schedule": [NONE, Options(*SCHEDULES)],
         "augment": [Options(*AUGMENTATIONS), CALLABLE],
         "device": [Device()],
         "precision": [Options("float32", "bfloat16")],
-        "cache": CACHE_CONSTRAINT,
+        "cache": CACHE,
+        "callbacks": [NONE, InstanceOf(list, "a list of skorch callbacks")],
         "warm_start": [BOOLEAN],
-        # skorch's own, checked here too: skorch would fail deep in training, or not at all.
-        "max_epochs": [Interval(int, 1)],
-        "batch_size": [Interval(int, 1)],
         "verbose": [BOOLEAN, Interval(int, 0)],
     }
 
@@ -76,7 +97,7 @@ class _FineTuner(_DeviceBatches):
         image_size=None,
         max_seq_length=None,
         freeze="backbone",
-        head=(),
+        hidden=(),
         dropout=0.0,
         activation="relu",
         lr=1e-3,
@@ -97,39 +118,117 @@ class _FineTuner(_DeviceBatches):
         verbose=0,
         **kwargs,
     ):
-        # skorch's own parameters come back through **kwargs when sklearn clones.
-        kwargs.setdefault("module", TransferModel)
-        kwargs.setdefault("criterion", self._default_criterion)
-        kwargs.setdefault("train_split", None)  # ``validation`` makes the split
-        super().__init__(
-            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
-            callbacks=callbacks, warm_start=warm_start, verbose=verbose, device=device,
-            **kwargs,
-        )  # fmt: skip
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
         self.max_seq_length = max_seq_length
         self.freeze = freeze
-        self.head = head
+        self.hidden = hidden
         self.dropout = dropout
         self.activation = activation
+        self.lr = lr
         self.backbone_lr = backbone_lr
+        self.optimizer = optimizer
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
         self.validation = validation
         self.patience = patience
         self.schedule = schedule
         self.augment = augment
+        self.device = device
         self.precision = precision
         self.cache = cache
         self.random_state = random_state
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.verbose = verbose
+        # skorch's parameters (prefix__name) and old names: stored as they come, checked in fit.
+        vars(self).update(kwargs)
 
-    # -- checks --------------------------------------------------------------------------
+    # -- parameters ----------------------------------------------------------------------
+
+    def get_params(self, deep=True):
+        """Get the parameters, skorch's routed ones (``prefix__name``) included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn's signature; no parameter is an estimator.
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their values.
+        """
+        return {**super().get_params(deep=deep), **_extra(self)}
+
+    def set_params(self, **params):
+        """Set parameters; skorch's routed ones (``prefix__name``) too. Values are checked in fit.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and values.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        names = set(self._get_param_names())
+        vars(self).update({k: v for k, v in params.items() if k not in names})
+        known = {k: v for k, v in params.items() if k in names}
+        return super().set_params(**known) if known else self
 
     def _check_params(self):
+        """Every parameter checked, as the net takes them; errors name the parameter."""
         validate_params(self)
-        check_hidden(self.head)
-        self._freeze = Freeze.parse(self.freeze)
-        self._backbone_lr()
+        name, hidden = "hidden", self.hidden
+        for old, new in RENAMED.items():
+            if old in vars(self):
+                warnings.warn(
+                    f"{type(self).__name__}({old}=...) is deprecated since sktransfer 0.2.0 and "
+                    f"will be refused in 0.3.0; use {new}=...",
+                    FutureWarning,
+                    stacklevel=3,
+                )
+                if self.hidden != ():
+                    raise ValueError(f"give {new} alone: {old} is its deprecated name")
+                name, hidden = old, vars(self)[old]
+        routed = {k: v for k, v in _extra(self).items() if k not in RENAMED}
+        for key in routed:
+            if key.split("__", 1)[0] not in ROUTED_PREFIXES:
+                close = did_you_mean(close_names(key, self._get_param_names()))
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r}.{close} The parameters it "
+                    f"passes to skorch start with {', '.join(p + '__' for p in ROUTED_PREFIXES)}"
+                )
+        return {
+            "backbone": self.backbone,
+            "weights": self.weights,
+            "image_size": self.image_size,
+            "max_seq_length": self.max_seq_length,
+            "freeze": Freeze.parse(self.freeze),
+            "hidden": check_hidden(hidden, name),
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "lr": self.lr,
+            "backbone_lr": self._backbone_lr(),
+            "optimizer": self.optimizer,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "validation": self.validation,
+            "patience": self.patience,
+            "schedule": self.schedule,
+            "augment": self.augment,
+            "precision": self.precision,
+            "cache": self.cache,
+            "random_state": self.random_state,
+            "callbacks": self.callbacks,
+            "verbose": int(self.verbose),
+            "device": str(resolve_device(self.device)),
+            **routed,
+        }
 
     def _backbone_lr(self):
         """``backbone_lr`` as a number: absolute, or "<ratio>x" times ``lr``."""
@@ -146,47 +245,45 @@ class _FineTuner(_DeviceBatches):
                 f"(e.g. '0.1x'), got {value!r}"
             ) from None
 
+    # -- data ----------------------------------------------------------------------------
+
     def _samples(self, X, y, *, reset):
         """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew."""
-        spec = resolve_backbone(self.backbone)
-        if reset:
-            self.modality_ = spec.modality
-        if self.modality_ != "image" and self.image_size is not None:
-            raise ValueError(
-                f"image_size is for image backbones; {spec.name!r} reads {spec.modality}: "
-                f"leave image_size=None (got {self.image_size})"
-            )
-        if self.modality_ != "text" and self.max_seq_length is not None:
-            raise ValueError(
-                f"max_seq_length is for text backbones; {spec.name!r} reads {spec.modality}: "
-                f"leave max_seq_length=None (got {self.max_seq_length})"
-            )
+        spec = backbones.resolve(self.backbone, modality=MODALITIES)
+        modality = spec.modality if reset else self.modality_
+        for name, reader in (("image_size", "image"), ("max_seq_length", "text")):
+            if modality != reader and getattr(self, name) is not None:
+                raise ValueError(
+                    f"{name} is for {reader} backbones; {spec.name!r} reads {modality}: "
+                    f"leave {name}=None (got {getattr(self, name)})"
+                )
         # Set in every fit: a warm start may train at another size (progressive resizing).
-        self.preprocessing_ = (
-            preprocessing_at(spec.preprocessing, self.image_size)
-            if self.modality_ == "image"
+        preprocessing = (
+            images.preprocessing_at(spec.preprocessing, self.image_size)
+            if modality == "image"
             else None
         )
-        samples = Samples.of(X, self.modality_, self.preprocessing_)
+        samples = Samples.of(X, modality, preprocessing)
         if y is None:
             raise ValueError(f"{type(self).__name__} needs targets y to fit")
         if reset:
-            y, self.classes_inferred_ = check_targets(y, len(samples), classifier=self._classifier)
+            y, classes = check_targets(y, len(samples), classifier=self._classifier)
+            targets = {"classes": classes} if self._classifier else {}
             if not self._classifier:
-                self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+                targets["n_outputs"] = 1 if y.ndim == 1 else y.shape[1]
         elif self._classifier:
             check_targets(y, len(samples), classifier=True)  # lengths and missing labels
-            y = encode_labels(y, self.classes_)
+            y, targets = encode_labels(y, self.classes_), {}
         else:
-            y, _ = check_targets(y, len(samples), classifier=False)
+            y, targets = check_targets(y, len(samples), classifier=False)[0], {}
         if not self._classifier and y.ndim == 1:
             y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
         # A split too small fails now, before the backbone is even built.
         validation_split(self.validation, y.ravel() if self._classifier else y,
                          classifier=self._classifier, random_state=self.random_state)  # fmt: skip
         samples.y = y
-        self._fit_targets = y  # for the loss weights, when the criterion is made
-        return samples
+        self.modality_, self.preprocessing_ = modality, preprocessing
+        return samples, {"modality": modality, "preprocessing": preprocessing, "y": y, **targets}
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -194,9 +291,10 @@ class _FineTuner(_DeviceBatches):
         """Fine-tune: a new head on the pre-trained backbone, layers frozen per ``freeze``.
 
         Every parameter and the input are checked before the model is built:
-        bad labels, a wrong length, a validation split too small and a missing
-        image file fail at once, naming the item; an image that cannot be
-        decoded is named when its batch is first read.
+        a wrong value, bad labels, a wrong length, a validation split too
+        small and a missing image file fail at once, naming the parameter or
+        the item; an image that cannot be decoded is named when its batch is
+        first read.
 
         Parameters
         ----------
@@ -213,11 +311,7 @@ class _FineTuner(_DeviceBatches):
         self : object
             The fitted estimator.
         """
-        reset = not (self.warm_start and self.initialized_)
-        self._check_params()
-        samples = self._samples(X, y, reset=reset)
-        with seeded(self.random_state), self._on_device():
-            return super().fit(samples, samples.y, **fit_params)
+        return self._train(X, y, fit_params, warm=self.warm_start and hasattr(self, "net_"))
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train for ``max_epochs`` more epochs, from where the last fit left off.
@@ -230,8 +324,8 @@ class _FineTuner(_DeviceBatches):
             Targets; a classifier's labels must be among ``classes_`` after
             the first fit.
         classes : ignored
-            Accepted for skorch's signature; the classes are learned from
-            the first ``y``.
+            Accepted for scikit-learn's signature; the classes are learned
+            from the first ``y``.
         **fit_params : dict
             Passed on to skorch.
 
@@ -240,165 +334,105 @@ class _FineTuner(_DeviceBatches):
         self : object
             The estimator.
         """
-        if not isinstance(X, Samples):  # called by the user, not by fit
-            self._check_params()
-            samples = self._samples(X, y, reset=not self.initialized_)
-            with seeded(self.random_state), self._on_device():
-                return super().partial_fit(samples, samples.y, **fit_params)
-        return super().partial_fit(X, y, **fit_params)
+        return self._train(X, y, fit_params, warm=hasattr(self, "net_"))
 
-    def check_data(self, X, y=None):
-        """Do nothing: ``fit`` has checked ``X`` and ``y`` before skorch sees them.
-
-        Parameters
-        ----------
-        X : Dataset
-            The checked samples.
-        y : ndarray, optional
-            The checked targets.
-        """
-
-    def fit_loop(self, X, y=None, **fit_params):
-        # Where the frozen part's outputs are the same in every epoch, they are
-        # computed once and the rest of the network trains on them.
-        outputs = frozen_outputs(self, X)
-        try:
-            return super().fit_loop(X if outputs is None else outputs, y, **fit_params)
-        finally:
-            self.module_.cut_at = None
-
-    def initialize_module(self):
-        # Build the backbone, put the head on, and apply ``freeze``.
-        from ..encoders._image_features import ImageFeatures, probe
-
-        spec = resolve_backbone(self.backbone)
-        body = spec.build(self.weights)
-        if spec.modality == "image":
-            body = ImageFeatures(body).to(memory_format=torch.channels_last)
-            n_features = probe(body, self.preprocessing_, image_size=self.image_size)
+    def _train(self, X, y, fit_params, *, warm):
+        params = self._check_params()
+        samples, data = self._samples(X, y, reset=not warm)
+        if warm:
+            net = self.net_
+            self._update(net, params)
         else:
-            if self.max_seq_length is not None:  # the tokeniser truncates to it
-                body.max_seq_length = self.max_seq_length
-            n_features = body.get_embedding_dimension()
-        n_out = len(self.classes_) if self._classifier else self.n_outputs_
-        head = make_head(
-            n_features, n_out, hidden=check_hidden(self.head), dropout=self.dropout,
-            activation=self.activation,
-        )  # fmt: skip
-        groups = layer_groups(body, spec.modality)
-        self._freeze.check(groups)
-        pre = self.preprocessing_
-        normalise = {"mean": pre.mean, "std": pre.std} if spec.modality == "image" else {}
-        if self._freeze.kind == "lora":
-            add_lora(body, self._freeze.rank)
-        self.module_ = TransferModel(body, head, groups, **normalise)
-        self.layer_groups_ = list(groups)
+            net = self._net_class(**params)
+        net.prepare(**data)
+        with seeded(self.random_state):
+            if warm:
+                net.partial_fit(samples, samples.y, **fit_params)
+            else:
+                net.fit(samples, samples.y, **fit_params)
+        self.net_ = net
+        self.layer_groups_ = list(net.module_.groups)
+        if self._classifier:
+            self.classes_ = net.classes_
+        else:
+            self.n_outputs_ = net.n_outputs_
         return self
 
-    def initialize_criterion(self):
-        # The loss: cross-entropy (weighted per ``class_weight``) or mean squared error.
-        kwargs = self.get_params_for("criterion")
-        if self._classifier and self.class_weight is not None and "weight" not in kwargs:
-            y = self._fit_targets
-            kwargs["weight"] = torch.from_numpy(class_weights(self.class_weight, y, self.classes_))
-        self.criterion_ = self.criterion(**kwargs)
-        return self
-
-    def initialize_optimizer(self, triggered_directly=None):
-        # One optimizer, two parameter groups: the head (and adapters) and the backbone.
-        named = dict(self.module_.named_parameters())
-        new = [p for n, p in named.items() if n.startswith("head.") or "lora_" in n]
-        body = [p for n, p in named.items() if n.startswith("body.") and "lora_" not in n]
-        kwargs = self.get_params_for("optimizer")
-        kwargs.pop("lr", None)
-        groups = [{"params": new, "lr": self.lr}, {"params": body, "lr": self._backbone_lr()}]
-        self.optimizer_ = self.optimizer(groups, lr=self.lr, **kwargs)
-        return self
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        # Hold out ``validation`` of the samples (stratified for a classifier).
-        y = np.asarray(y).ravel() if self._classifier else np.asarray(y)
-        split = validation_split(
-            self.validation, y, classifier=self._classifier,
-            random_state=self.random_state,
-        )  # fmt: skip
-        if split is None:
-            return X, None
-        return split(X, y)
-
-    @property
-    def _default_callbacks(self):
-        callbacks = [
-            (n, c) for n, c in super()._default_callbacks if n not in ("print_log", "valid_acc")
-        ]
-        if self._classifier:  # on the class indices the net trains on, not the labels
-            scoring = EpochScoring(_accuracy, name="valid_acc", lower_is_better=False)
-            callbacks.append(("valid_acc", scoring))
-        callbacks += early_stopping(self.patience, self.validation)
-        if self.schedule == "plateau":
-            monitor = "valid_loss" if self.validation is not None else "train_loss"
-            policy = LRScheduler(policy="ReduceLROnPlateau", monitor=monitor)
-            callbacks.append(("lr_scheduler", policy))
-        elif self.schedule == "cosine":
-            policy = LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs)
-            callbacks.append(("lr_scheduler", policy))
-        return [*callbacks, ("print_log", PrintLog(keys_ignored=["trainable_groups"]))]
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        """Set this fit's learning rates and freeze strategy (for a warm start too).
-
-        Parameters
-        ----------
-        net : object
-            This estimator (skorch's hook signature).
-        X, y : Dataset and ndarray, optional
-            The training data.
-        **kwargs : dict
-            Passed on to skorch.
-        """
-        self._freeze = Freeze.parse(self.freeze)
-        has_adapters = any("lora_" in n for n, _ in self.module_.named_parameters())
-        if (self._freeze.kind == "lora") != has_adapters:
+    @staticmethod
+    def _update(net, params):
+        """Carry this fit's parameters to a trained net (a warm start), keeping its weights."""
+        freeze = params.pop("freeze")
+        has_adapters = any("lora_" in n for n, _ in net.module_.named_parameters())
+        if (freeze.kind == "lora") != has_adapters:
             raise ValueError(
                 "freeze cannot switch to or from 'lora' in a warm start; fit anew "
                 "(warm_start=False)"
             )
-        self._freeze.check(self.module_.groups)
-        head, body = self.optimizer_.param_groups
-        head["lr"], body["lr"] = self.lr, self._backbone_lr()
-        super().on_train_begin(net, X, y, **kwargs)
+        net._freeze, net.backbone_lr_ = freeze, params.pop("backbone_lr")
+        skorch_params = ("lr", "max_epochs", "batch_size", "verbose")
+        for name in ("patience", "schedule", "augment", "precision", "validation", "cache"):
+            setattr(net, name, params[name])
+        net.set_params(**{k: params[k] for k in skorch_params})
+        net.initialize_callbacks()  # patience, schedule and validation choose them
 
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Freeze and unfreeze layer groups for this epoch; record which train.
+    # -- predicting ----------------------------------------------------------------------
+
+    def predict_proba(self, X):
+        """The network's outputs: class probabilities (softmax) or predicted targets.
 
         Parameters
         ----------
-        net : object
-            This estimator (skorch's hook signature).
-        dataset_train, dataset_valid : Dataset, optional
-            The training and validation data.
-        **kwargs : dict
-            Passed on to skorch.
+        X : images or texts
+            As for ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_outputs_)
+            One row per sample, float32.
         """
-        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-        if self._freeze.kind != "lora":
-            epoch = len(self.history) - 1
-            n_last = self._freeze.trainable(len(self.module_.groups), epoch)
-            self.module_.set_trainable(n_last, everything=self._freeze.kind == "none")
-        self.history.record("trainable_groups", self.module_.trainable_groups())
+        check_is_fitted(self, "net_")
+        return self.net_.predict_proba(Samples.of(X, self.modality_, self.preprocessing_))
 
-    def train_step_single(self, batch, **fit_params):
-        transform = augmentation(self.augment) if self.modality_ == "image" else None
-        if transform is not None:
-            X, y = batch
-            batch = augment_batch(transform, X), y
-        return super().train_step_single(batch, **fit_params)
+    @property
+    def module_(self):
+        """The trained network: the backbone (``module_.body``) and the head (``module_.head``)."""
+        check_is_fitted(self, "net_")
+        return self.net_.module_
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_fit_targets", None)
-        return state
+    @property
+    def history_(self):
+        """The skorch history: losses, scores and ``trainable_groups`` per epoch."""
+        check_is_fitted(self, "net_")
+        return self.net_.history_
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True  # on a GPU; random_state makes CPU fits repeatable
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.string = True
+        return tags
 
-def _accuracy(net, X, y):
-    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
+    # -- models saved by 0.1.0 -----------------------------------------------------------
+
+    def __setstate__(self, state):
+        if "net_" in state or "module_" not in state and "initialized_" not in state:
+            super().__setstate__(state)
+            return
+        # sktransfer 0.1.0's fine-tuners were skorch nets: this state is the net's.
+        net = self._net_class.__new__(self._net_class)
+        net.__setstate__(state)
+        net.hidden = state.get("head", ())
+        names = self._get_param_names()
+        params = {k: state[k] for k in names if k in state}
+        params["hidden"] = net.hidden
+        vars(self).update(params)
+        if not state.get("initialized_"):
+            return
+        self.net_ = net
+        self.modality_, self.preprocessing_ = net.modality_, net.preprocessing_
+        self.layer_groups_ = net.layer_groups_
+        if self._classifier:
+            self.classes_ = net.classes_
+        else:
+            self.n_outputs_ = net.n_outputs_

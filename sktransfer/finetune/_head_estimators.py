@@ -9,13 +9,21 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 
-from .._params import BOOLEAN, NONE, Device, InstanceOf, Interval, Options, validate_params
-from ..encoders._base import resolve_device
+from .._checks import (
+    BOOLEAN,
+    NONE,
+    Device,
+    InstanceOf,
+    Interval,
+    Options,
+    check_targets,
+    validate_params,
+)
+from .._utils import resolve_device
 from ._head import make_head
 from ._training import (
     TRAINING_CONSTRAINTS,
     check_hidden,
-    check_targets,
     class_weights,
     early_stopping,
     seeded,

@@ -6,9 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from ..data import check_images
-from ..encoders._image import _collate, _ImageDataset
-from ..encoders._text_input import check_texts
+from .. import images
+from .._checks import check_texts
 
 AUGMENTATIONS = ("none", "light", "strong")
 
@@ -34,7 +33,7 @@ class Samples(Dataset):
         if isinstance(X, Dataset):
             return X
         if modality == "image":
-            return cls(_ImageDataset(check_images(X), preprocessing))
+            return cls(images.ImageDataset(images.check_images(X), preprocessing))
         return cls(check_texts(X))
 
     def __len__(self):
@@ -86,7 +85,7 @@ def collate_samples(batch):
     """A batch of (sample, target) pairs as skorch wants it: (samples, targets)."""
     samples, targets = zip(*batch)
     if isinstance(samples[0], torch.Tensor):
-        samples = _collate(list(samples))
+        samples = images.collate(list(samples))
     elif isinstance(samples[0], dict):  # the frozen part's outputs
         samples = default_collate(list(samples))
     else:  # texts: an array, which skorch measures as one batch (a list of str is many)

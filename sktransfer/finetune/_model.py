@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 
-import torch
 from torch import nn
 
-from .. import backbones
-from ..exceptions import AmbiguousBackboneError, MissingDependencyError, UnknownBackboneError
-
-
-def resolve_backbone(backbone):
-    """The spec of ``backbone``, whose modality decides what the estimator reads.
-
-    Registered names, loaded models and timm names are found as such; a
-    sentence-transformers model that is not registered is named by its path
-    or its full Hugging Face name (``"org/name"``), so that an unknown bare
-    name gets the image registry's close names, not a Hub look-up.
-    """
-    try:
-        return backbones.resolve(backbone, modality="image")
-    except AmbiguousBackboneError:
-        raise
-    except UnknownBackboneError:
-        name = os.fspath(backbone) if isinstance(backbone, (str, os.PathLike)) else ""
-        if "/" not in name and os.sep not in name and not os.path.exists(name):
-            raise
-    except (TypeError, ValueError):  # a text model, or a backbone of another modality
-        pass
-    return backbones.resolve(backbone, modality="text")
-
+from .. import backbones, images
+from ..exceptions import MissingDependencyError
 
 # timm's BatchNormAct2d and the like subclass these.
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
@@ -62,8 +38,9 @@ class TransferModel(nn.Module):
         self.is_image = mean is not None
         self.cut_at = None  # see ``cut``
         if self.is_image:
-            self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-            self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+            stats = images.channel_stats(mean, std)
+            self.register_buffer("mean", stats[0], persistent=False)
+            self.register_buffer("std", stats[1], persistent=False)
 
     def forward(self, x=None, *, frozen=None, **tokens):
         if frozen is not None:  # what ``frozen_output`` gave: only the part after the cut runs
@@ -75,8 +52,7 @@ class TransferModel(nn.Module):
         return self.head(self.body(tokens)["sentence_embedding"])
 
     def _normalised(self, x):
-        x = x.float().div(255.0) if x.dtype == torch.uint8 else x
-        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return images.normalise(x, self.mean, self.std)
 
     def cut(self, n_last):
         """Cut the body before its last ``n_last`` layer groups; False where it cannot be.
@@ -156,11 +132,9 @@ def layer_groups(body, modality):
         return OrderedDict(
             (name, [f"body.backbone.{p}" for p in names]) for name, names in groups.items()
         )
-    from ..backbones._sentence_transformers import transformer_layer_groups
-
     return OrderedDict(
         (module, [f"body.{module}.{p}" for p, _ in body.get_submodule(module).named_parameters()])
-        for module in transformer_layer_groups(body)
+        for module in backbones.transformer_layer_groups(body)
     )
 
 

@@ -15,10 +15,9 @@ import math
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..cache import resolve_cache
-from ..encoders._base import source_name, weights_digest
-from ..encoders._image import auto_batch_size, image_key
-from ..encoders._text_input import text_key
+from .. import images
+from .._checks import text_key
+from ..cache import resolve_cache, source_name, weights_digest
 from ._inputs import augmentation
 
 # Stored outputs past this many bytes are not kept: the frozen part then runs in each epoch.
@@ -80,7 +79,7 @@ def _compute(net, samples):
     device = torch.device(net.device)
     params = net.get_params_for("iterator_valid")
     if net.modality_ == "image":  # inference: the encoder's batch size, not training's
-        params["batch_size"] = auto_batch_size(device)
+        params["batch_size"] = images.auto_batch_size(device)
     params.setdefault("batch_size", net.batch_size)
     enabled = net.precision == "bfloat16"
     # Forked: the loader draws a seed, and training must draw the same numbers either way.
@@ -88,7 +87,7 @@ def _compute(net, samples):
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
     with rng, torch.no_grad(), autocast:
         for x, _ in DataLoader(samples, **params):
-            x = net._model_inputs(x)
+            x = net.model_inputs(x)
             out = module.frozen_output(**x) if isinstance(x, dict) else module.frozen_output(x)
             rows.append(out.float().flatten(1).cpu())
     return torch.cat(rows).numpy()
@@ -109,7 +108,7 @@ def _output_shape(net):
 
 def _sample_keys(net, samples):
     if net.modality_ == "image":
-        return [image_key(item) for item in samples.samples.items]
+        return [images.image_key(item) for item in samples.samples.items]
     return [text_key(text) for text in samples.samples]
 
 
@@ -118,7 +117,7 @@ def _description(net, shape):
     from .. import __version__
 
     return {
-        "encoder": f"{type(net).__name__} frozen part",
+        "encoder": f"{net.estimator} frozen part",
         "sktransfer": __version__,
         "n_features": math.prod(shape),
         "backbone": source_name(net.backbone),

@@ -6,6 +6,6 @@ public ones) and is read with ``yaml.safe_load``: it holds data, never code.
 """
 
 from ..exceptions import SpecError
-from ._experiment import Spec, build, load_spec, run
+from ._experiment import MODEL_FORMAT, Spec, build, load_spec, run
 
-__all__ = ["Spec", "SpecError", "build", "load_spec", "run"]
+__all__ = ["MODEL_FORMAT", "Spec", "SpecError", "build", "load_spec", "run"]

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 
-from .._params import validate_params
+from .._checks import validate_params
 from ..exceptions import SpecError
 from ._fields import Section, check, did_you_mean, join, show
 

@@ -9,12 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 
 from ..exceptions import SpecError
-from . import _data, _report
+from ._data import check_paths, read_section
+from ._data import load as load_data
 from ._estimators import build_pipeline, check_tree
 from ._fields import Section, check, join
+from ._report import (
+    compare,
+    evaluate,
+    plain,
+    write_confusion_png,
+    write_json,
+    write_markdown,
+    write_search_table,
+)
 from ._search import build_search, read_search
 
 FIELDS = ("name", "data", "pipeline", "search", "evaluate", "output")
@@ -30,10 +40,12 @@ BASELINES = {
 
 @dataclass
 class Spec:
-    """A checked experiment spec: its fields, and the folder its paths are relative to."""
+    """A checked experiment spec: its fields, the folder its paths are relative to, and the
+    unfitted estimator it describes (built once, when the spec was checked)."""
 
     fields: dict
     base_dir: Path
+    estimator: object = None
 
     @property
     def name(self):
@@ -81,11 +93,10 @@ def load_spec(source, *, base_dir=None):
     section = Section(fields, "", FIELDS)
     section.get("name", str)
     section.require("pipeline", (list, str, dict))
-    _data.read_section(fields.get("data"), "data")
-    _data.check_paths(fields.get("data"), where)
-    spec = Spec(fields, where)
-    estimator = build(spec)  # builds every estimator, so checks every parameter
-    _baseline(spec, _final(estimator))
+    read_section(fields.get("data"), "data")
+    check_paths(fields.get("data"), where)
+    spec = Spec(fields, where, _estimator(fields))  # builds, so checks, every estimator
+    _baseline(spec, _final(spec.estimator))
     _output_dir(spec)
     return spec
 
@@ -126,8 +137,13 @@ def build(spec):
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
-    pipeline = build_pipeline(spec.fields["pipeline"], "pipeline")
-    search = read_search(spec.fields.get("search"), pipeline)
+    return clone(spec.estimator)
+
+
+def _estimator(fields):
+    """The pipeline of a spec's fields, or the search around it; unfitted."""
+    pipeline = build_pipeline(fields["pipeline"], "pipeline")
+    search = read_search(fields.get("search"), pipeline)
     return build_search(search, pipeline) if search else pipeline
 
 
@@ -213,7 +229,7 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
     classification = is_classifier(_final(estimator))
     baseline_name, baseline = _baseline(spec, _final(estimator))
     out = _output_dir(spec, output_dir)
-    data = _data.load(spec.fields.get("data"), spec.base_dir, classification=classification)
+    data = load_data(spec.fields.get("data"), spec.base_dir, classification=classification)
     if progress:
         _show_progress(estimator)
     log(f"fitting {spec.name} on {len(data.y_train)} samples ({data.source})")
@@ -230,7 +246,7 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
     fit_s = time.perf_counter() - started
     log(f"evaluating on {len(data.y_test)} test samples")
     started = time.perf_counter()
-    scores = _report.evaluate(estimator, data.X_test, data.y_test, classification=classification)
+    scores = evaluate(estimator, data.X_test, data.y_test, classification=classification)
     predict_s = time.perf_counter() - started
     predicted = scores.pop("predicted", None)
     fitted = getattr(estimator, "best_estimator_", estimator)
@@ -253,11 +269,9 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
     if baseline is not None:
         log(f"fitting the baseline, {baseline_name}")
         baseline.fit(data.X_train, data.y_train)
-        measured = _report.evaluate(
-            baseline, data.X_test, data.y_test, classification=classification
-        )
+        measured = evaluate(baseline, data.X_test, data.y_test, classification=classification)
         report["baseline"] = {"name": baseline_name, "metrics": measured["metrics"]}
-    report["note"] = _report.compare(report)
+    report["note"] = compare(report)
     if out is not None:
         report["files"] = _write(out, report, estimator, data, predicted)
         log(f"wrote {', '.join(report['files'].values())} in {out}")
@@ -278,7 +292,7 @@ def _scheduler(spec, override):
 
 def _show_progress(estimator):
     """Progress bars on every encoder, epoch lines on every fine-tuner."""
-    from ..encoders._base import BaseEncoder
+    from ..encoders import BaseEncoder
 
     candidates = [estimator, *estimator.get_params(deep=True).values()]
     for step in candidates:
@@ -296,7 +310,7 @@ def _search_summary(estimator):
         "candidates": len(estimator.cv_results_["params"]),
         "cv": estimator.n_splits_,
         "scoring": estimator.scoring or "score",
-        "best_params": {k: _report._plain(v) for k, v in estimator.best_params_.items()},
+        "best_params": {k: plain(v) for k, v in estimator.best_params_.items()},
         "best_score": float(estimator.best_score_),
     }
 
@@ -321,9 +335,9 @@ def _write(out, report, estimator, data, predicted):
         files["search results"] = "search_results.csv"
     report["files"] = files
     if "confusion matrix" in files:
-        _report.write_confusion_png(report, out / files["confusion matrix"])
+        write_confusion_png(report, out / files["confusion matrix"])
     if "search results" in files:
-        _report.write_search_table(estimator, out / files["search results"])
-    _report.write_json(report, out / files["JSON report"])
-    _report.write_markdown(report, out / files["Markdown"])
+        write_search_table(estimator, out / files["search results"])
+    write_json(report, out / files["JSON report"])
+    write_markdown(report, out / files["Markdown"])
     return files

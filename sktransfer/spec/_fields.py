@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import numbers
 
+from .._utils import close_names, short_repr
+from .._utils import did_you_mean as hint
 from ..exceptions import SpecError
 
 # What a YAML value of each kind is called in messages.
@@ -18,27 +19,12 @@ _KINDS = {
 }
 
 
-def close_names(name, choices, *, n=5, cutoff=0.6):
-    """The choices closest to a mistyped ``name``, for a "did you mean" hint.
-
-    Those it begins (``"acc"``: accuracy) first, then the most alike.
-    """
-    by_key = {str(c).lower(): c for c in choices}
-    key = str(name).lower()
-    starting = [k for k in by_key if k.startswith(key)] if len(key) >= 3 else []
-    alike = difflib.get_close_matches(key, by_key, n, cutoff)
-    return [by_key[k] for k in dict.fromkeys(starting + alike)][:n]
-
-
 def did_you_mean(name, choices):
     """`` Did you mean: a, b?`` or ``""`` when nothing is close."""
-    close = close_names(name, choices)
-    return f" Did you mean: {', '.join(map(str, close))}?" if close else ""
+    return hint(close_names(name, choices))
 
 
-def show(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+show = short_repr  # how a spec's values appear in messages
 
 
 class Section:

@@ -27,7 +27,7 @@ def evaluate(estimator, X, y, *, classification):
                 "rmse": float(metrics.root_mean_squared_error(y, predicted)),
             }
         }
-    labels = [_plain(c) for c in np.unique(np.concatenate([np.asarray(y), predicted]))]
+    labels = [plain(c) for c in np.unique(np.concatenate([np.asarray(y), predicted]))]
     report = metrics.classification_report(
         y, predicted, labels=labels, output_dict=True, zero_division=0
     )
@@ -66,7 +66,7 @@ def compare(report):
 
 
 def write_json(report, path):
-    path.write_text(json.dumps(report, indent=2, default=_plain) + "\n")
+    path.write_text(json.dumps(report, indent=2, default=plain) + "\n")
 
 
 def write_markdown(report, path):
@@ -154,7 +154,7 @@ def write_search_table(search, path):
     results[columns].sort_values("rank_test_score").to_csv(path, index=False)
 
 
-def _plain(value):
+def plain(value):
     """numpy scalars and arrays as JSON's own types."""
     if isinstance(value, np.generic):
         return value.item()

@@ -25,7 +25,7 @@ from sktransfer import (
     SentenceEncoder,
     WordVectorEncoder,
 )
-from sktransfer._params import validate_params
+from sktransfer._checks import validate_params
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
 FEATURES = np.random.default_rng(0).random((4, 3)).astype(np.float32)

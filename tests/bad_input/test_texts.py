@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sktransfer import SentenceEncoder, WordVectorEncoder
-from sktransfer.encoders._text_input import check_texts, text_key
+from sktransfer._checks import check_texts, text_key
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("gensim")

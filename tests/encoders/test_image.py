@@ -14,8 +14,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sktransfer import ImageEncoder, ImageLoadError, UnknownBackboneError, backbones
-from sktransfer.backbones import BackboneSpec, SequentialBackbone
-from sktransfer.encoders._image_features import ImageFeatures
+from sktransfer import images as images_module
+from sktransfer.backbones import BackboneSpec, ImageFeatures, SequentialBackbone
 
 # A small CNN with BatchNorm: fast on two cores, and it shows eval-mode mistakes. Its
 # "auto" features are the input of the classifier's last layer: pooled map (576),
@@ -344,10 +344,8 @@ def test_verbose_shows_a_progress_bar(small_state, rgb_images, capsys):
 
 
 def _prepared(pre, images, *, resize_all):
-    from sktransfer.encoders._image import _Batcher, _DevicePreprocessing
-
-    batch, sized = _Batcher(pre, resize_all=resize_all)(images)
-    return _DevicePreprocessing(pre, torch.device("cpu"))(batch, sized), sized
+    batch, sized = images_module.Batcher(pre, resize_all=resize_all)(images)
+    return images_module.DevicePreprocessing(pre, torch.device("cpu"))(batch, sized), sized
 
 
 def test_a_batch_of_one_size_is_resized_whole_on_the_device(small_state, rgb_images):
@@ -365,10 +363,14 @@ def test_a_batch_of_one_size_is_resized_whole_on_the_device(small_state, rgb_ima
 
 
 def test_auto_workers_decode_for_a_gpu_not_for_the_cpu(small_state, image_files):
-    enc = encoder(small_state, batch_size=2).fit()
+    pre = encoder(small_state).fit().preprocessing_
     positions = range(len(image_files))
-    assert enc._loader(image_files, positions, torch.device("cpu")).num_workers == 0
-    on_gpu = enc._loader(image_files, positions, torch.device("cuda"))
+
+    def loader(device):
+        return images_module.loader(image_files, positions, pre, device=device, batch_size=2)
+
+    assert loader(torch.device("cpu")).num_workers == 0
+    on_gpu = loader(torch.device("cuda"))
     # The cores available, at most one per batch (six images in three batches).
     assert on_gpu.num_workers == min(3, len(os.sched_getaffinity(0)))
     assert on_gpu.pin_memory

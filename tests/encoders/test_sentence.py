@@ -90,6 +90,8 @@ def test_few_shot_bbc_news_beats_tfidf(bbc_few_shot, mean_few_shot_accuracy):
 
 
 def test_pipeline_and_grid_search(bbc_few_shot):
+    from sklearn.model_selection import cross_val_score
+
     texts, labels, _ = bbc_few_shot
     short = np.array([t.split("\n")[0] for t in texts[::8]], dtype=object)  # the headlines
     y = labels[::8]
@@ -98,7 +100,17 @@ def test_pipeline_and_grid_search(bbc_few_shot):
         pipe, {"sentenceencoder__normalize": [False, True]}, cv=2, error_score="raise"
     )
     search.fit(short, y)
-    assert search.best_params_["sentenceencoder__normalize"] in (False, True)
+    params, scores = search.cv_results_["params"], search.cv_results_["mean_test_score"]
+    # Every candidate was evaluated, and the best one chosen and refitted.
+    assert params == [{"sentenceencoder__normalize": False}, {"sentenceencoder__normalize": True}]
+    assert np.isfinite(scores).all()
+    assert search.best_params_ == params[int(np.argmax(scores))]
+    chosen = search.best_params_["sentenceencoder__normalize"]
+    assert search.best_estimator_.get_params()["sentenceencoder__normalize"] == chosen  # refitted
+    # Each score is its own candidate's: the same pipeline cross-validated on the same folds.
+    for candidate, score in zip(params, scores):
+        again = cross_val_score(clone(pipe).set_params(**candidate), short, y, cv=2)
+        assert score == pytest.approx(again.mean()), candidate
     assert search.score(short, y) > 0.8
 
 

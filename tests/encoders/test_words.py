@@ -355,20 +355,38 @@ def test_vectors_are_loaded_once_per_process(vector_files):
 
 
 def test_sklearn_pipeline_and_grid_search_over_pooling(bbc_few_shot):
+    from sklearn.model_selection import cross_val_score
+
     texts, labels, splits = bbc_few_shot
     X_train, y_train = texts[splits[0][0]], labels[splits[0][0]]
     pipe = make_pipeline(WordVectorEncoder(), LogisticRegression(max_iter=2000))
+    poolings = ["mean", "max", "sif"]
+    scores = {}
     for n_jobs in (1, 2):
         search = GridSearchCV(
             pipe,
-            {"wordvectorencoder__pooling": ["mean", "max", "sif"]},
+            {"wordvectorencoder__pooling": poolings},
             cv=2,
             n_jobs=n_jobs,
             error_score="raise",
         )
         search.fit(X_train, y_train)
-        assert search.best_params_["wordvectorencoder__pooling"] in ("mean", "max", "sif")
+        params = search.cv_results_["params"]
+        scores[n_jobs] = search.cv_results_["mean_test_score"]
+        # Every candidate was evaluated, and the best one chosen and refitted.
+        assert params == [{"wordvectorencoder__pooling": pooling} for pooling in poolings]
+        assert np.isfinite(scores[n_jobs]).all()
+        assert search.best_params_ == params[int(np.argmax(scores[n_jobs]))]
+        chosen = search.best_params_["wordvectorencoder__pooling"]
+        assert search.best_estimator_.get_params()["wordvectorencoder__pooling"] == chosen
         assert search.predict(X_train[:3]).shape == (3,)
+    # Candidates fitted in worker processes score as in this one.
+    np.testing.assert_array_equal(scores[2], scores[1])
+    # Each score is its own candidate's: the same pipeline cross-validated on the same folds.
+    for pooling, score in zip(poolings, scores[1]):
+        pipeline = clone(pipe).set_params(wordvectorencoder__pooling=pooling)
+        assert score == pytest.approx(cross_val_score(pipeline, X_train, y_train, cv=2).mean())
+    assert len(set(scores[1])) > 1, scores[1]  # three poolings, three different features
 
 
 def test_column_transformer_and_pandas_output():

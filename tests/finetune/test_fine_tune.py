@@ -146,7 +146,7 @@ def test_a_wrong_freeze_is_refused_before_training(images, freeze, message):
     model = tiny(freeze=freeze)
     with pytest.raises(ValueError, match=message):
         model.fit(*images)
-    assert not model.initialized_
+    assert not hasattr(model, "net_")
 
 
 def test_more_groups_than_the_backbone_has_names_the_number(images):
@@ -159,19 +159,19 @@ def test_more_groups_than_the_backbone_has_names_the_number(images):
 
 def test_backbone_learning_rate_absolute_or_a_ratio_of_lr(images):
     model = tiny(freeze="none", lr=0.01, backbone_lr="0.05x", max_epochs=1).fit(*images)
-    head, body = model.optimizer_.param_groups
+    head, body = model.net_.optimizer_.param_groups
     assert head["lr"] == pytest.approx(0.01) and body["lr"] == pytest.approx(5e-4)
     model = tiny(freeze="none", lr=0.01, backbone_lr=1e-5, max_epochs=1).fit(*images)
-    assert model.optimizer_.param_groups[1]["lr"] == pytest.approx(1e-5)
+    assert model.net_.optimizer_.param_groups[1]["lr"] == pytest.approx(1e-5)
     with pytest.raises(ValueError, match="ratio of lr"):
         tiny(backbone_lr="0.1").fit(*images)
 
 
 def test_skorch_routing_callbacks_and_partial_fit(images):
     model = tiny(optimizer__weight_decay=0.123, max_epochs=2, schedule="cosine").fit(*images)
-    assert all(g["weight_decay"] == 0.123 for g in model.optimizer_.param_groups)
-    assert model.optimizer_.param_groups[0]["lr"] < 1e-3  # annealed
-    assert model.get_params()["callbacks__lr_scheduler__policy"] == "CosineAnnealingLR"
+    assert all(g["weight_decay"] == 0.123 for g in model.net_.optimizer_.param_groups)
+    assert model.net_.optimizer_.param_groups[0]["lr"] < 1e-3  # annealed
+    assert model.net_.get_params()["callbacks__lr_scheduler__policy"] == "CosineAnnealingLR"
     model.partial_fit(*images)
     assert len(model.history_) == 4
     grid = clone(model).set_params(callbacks__print_log__floatfmt=".2f")
@@ -186,7 +186,7 @@ def test_warm_start_unfreezes_more_groups_at_a_smaller_rate(images):
     assert model.history_[:, "trainable_groups"] == [[], [], ["stage1", "stage2"]] + [
         ["stage1", "stage2"]
     ]
-    assert model.optimizer_.param_groups[1]["lr"] == pytest.approx(1e-5)
+    assert model.net_.optimizer_.param_groups[1]["lr"] == pytest.approx(1e-5)
     assert not torch.equal(model.module_.head[0].weight, head_before)
 
 
@@ -199,14 +199,14 @@ def test_validation_and_early_stopping_restore_the_best_epoch(images):
     assert len(losses) == best + 3  # stopped after 2 epochs without improvement
     # The restored weights are the best epoch's: the validation loss is its value again.
     X, y = images
-    samples = model._samples(X, y, reset=False)
-    _, valid = model.get_split_datasets(samples, samples.y)
-    logits = model.forward(valid)
+    samples, _ = model._samples(X, y, reset=False)
+    _, valid = model.net_.get_split_datasets(samples, samples.y)
+    logits = model.net_.forward(valid)
     loss = nn.functional.cross_entropy(logits, torch.from_numpy(samples.y[valid.indices]))
     assert loss.item() == pytest.approx(losses[best], rel=1e-4)
 
 
-def test_augmentation_runs_on_training_batches_only(images):
+def test_augmentation_runs_on_training_batches_only(images, monkeypatch):
     calls = []
 
     def count(image):
@@ -220,8 +220,44 @@ def test_augmentation_runs_on_training_batches_only(images):
     model.predict_proba(images[0])
     assert len(calls) == seen
     assert calls[0] == (3, 32, 32)
+
+    # What the network is given, batch by batch: each image, and whether it trains on it.
+    given = []
+    network = type(model.module_)
+    forward = network.forward
+
+    def spy(self, x=None, **kwargs):
+        given.extend((self.training, image.cpu().numpy().tobytes()) for image in x)
+        return forward(self, x, **kwargs)
+
+    monkeypatch.setattr(network, "forward", spy)
+
+    def seen_by_network(augment):
+        """The images the network trains on and is validated on in a fit, then predicts."""
+        given.clear()
+        # freeze="none": nothing is computed ahead, every batch goes through the network.
+        model = tiny(augment=augment, validation=0.25, max_epochs=1, freeze="none")
+        model.fit(*images)
+        train = [image for training, image in given if training]
+        valid = [image for training, image in given if not training]
+        given.clear()
+        first = model.predict_proba(images[0])
+        predicted = [image for _, image in given]
+        np.testing.assert_array_equal(model.predict_proba(images[0]), first)  # deterministic
+        return train, valid, predicted
+
+    plain_train, plain_valid, plain_predicted = seen_by_network("none")
+    assert (len(plain_train), len(plain_valid), len(plain_predicted)) == (18, 6, 24)
+    assert sorted(plain_train + plain_valid) == sorted(plain_predicted)  # each image once
     for preset in ("light", "strong"):
-        assert tiny(augment=preset, max_epochs=1).fit(*images).score(*images) >= 0
+        train, valid, predicted = seen_by_network(preset)
+        assert len(train) == 18
+        # Training images are moved, flipped or recoloured: (nearly) none is an original.
+        unchanged = [image for image in train if image in plain_train]
+        assert len(unchanged) <= 2, (preset, len(unchanged))
+        # Validation and prediction images are the originals, as without augmentation.
+        assert sorted(valid) == sorted(plain_valid), preset
+        assert predicted == plain_predicted, preset
 
 
 # -- labels, targets, inputs -----------------------------------------------------------
@@ -236,7 +272,7 @@ def test_string_labels_probabilities_score_and_balanced_weights(images):
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
     assert 0 <= model.score(X, y) <= 1
-    weights = model.criterion_.weight.numpy()
+    weights = model.net_.criterion_.weight.numpy()
     np.testing.assert_allclose(weights, [24 / (2 * 15), 24 / (2 * 9)], rtol=1e-6)
 
 
@@ -264,7 +300,7 @@ def test_bad_labels_fail_before_training(images, labels, message):
     model = tiny()
     with pytest.raises(ValueError, match=message):
         model.fit(images[0], np.array(labels, dtype=object))
-    assert not model.initialized_
+    assert not hasattr(model, "net_")
 
 
 def test_too_few_samples_for_the_validation_split(images):
@@ -295,10 +331,10 @@ def test_same_random_state_same_predictions_and_global_rng_untouched(images):
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    first = tiny(freeze="none", head=(16,), dropout=0.2).fit(*images)
+    first = tiny(freeze="none", hidden=(16,), dropout=0.2).fit(*images)
     assert torch.equal(torch.rand(1), expected_next)  # fitting drew nothing from it
     first = first.predict_proba(images[0])
-    second = tiny(freeze="none", head=(16,), dropout=0.2).fit(*images).predict_proba(images[0])
+    second = tiny(freeze="none", hidden=(16,), dropout=0.2).fit(*images).predict_proba(images[0])
     np.testing.assert_array_equal(first, second)
 
 
@@ -433,4 +469,4 @@ def test_an_unknown_backbone_lists_close_names_before_any_work(images):
     model = FineTuneClassifier("resnet5O", device="cpu")
     with pytest.raises(UnknownBackboneError, match="Did you mean: resnet50"):
         model.fit(*images)
-    assert not model.initialized_
+    assert not hasattr(model, "net_")

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from sktransfer.cli._predict import load_model, predictions, read_inputs
 from sktransfer.data import load_image_folder
 from sktransfer.datasets import fashion_mnist_available
 from sktransfer.spec import load_spec, run
-from sktransfer.spec._predict import load_model, predictions, read_inputs
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from sktransfer.cli import main
+from sktransfer.cli._predict import load_model, predictions, read_inputs
 from sktransfer.spec import SpecError, load_spec, run
-from sktransfer.spec._predict import load_model, predictions, read_inputs
 
 
 def regression_table(path, n=60):

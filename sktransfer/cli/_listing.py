@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 
 from .. import weights as weights_module
-from ._registry import REGISTRY
+from ..backbones import REGISTRY
 
 _COLUMNS = (
     ("NAME", "name"),

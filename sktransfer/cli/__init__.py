@@ -7,14 +7,15 @@ import fnmatch
 import sys
 import textwrap
 
-from . import backbones
-from ._encode_files import ENCODERS, FORMATS
+from .. import backbones
+from ..encoders import ENCODERS
+from ._encode import FORMATS
 
 
 def _backbones(args):
     import json
 
-    from .backbones._listing import rows, table
+    from ._listing import rows, table
 
     names = backbones.list(modality=args.modality)
     if args.pattern:
@@ -36,7 +37,7 @@ def _backbones(args):
 
 
 def _cache_info(args):
-    from .cache import EmbeddingCache
+    from ..cache import EmbeddingCache
 
     cache = EmbeddingCache(args.dir)
     entries = cache.info()
@@ -55,7 +56,7 @@ def _cache_info(args):
 
 
 def _cache_clear(args):
-    from .cache import EmbeddingCache
+    from ..cache import EmbeddingCache
 
     cache = EmbeddingCache(args.dir)
     if not args.fingerprint:
@@ -72,7 +73,7 @@ def _cache_clear(args):
 
 
 def _run(args):
-    from .spec import load_spec, run
+    from ..spec import load_spec, run
 
     spec = load_spec(args.spec)
     report = run(
@@ -104,11 +105,11 @@ def metrics_table(report):
     return "\n".join([f"{report['name']}: {report['pipeline']}", *lines])
 
 
-def _predict(args):
-    from .spec._predict import load_model, predictions, read_inputs
+def _predict_command(args):
+    from ._predict import load_model, predictions, read_inputs
 
     saved = load_model(args.model)
-    X, names = read_inputs(args.inputs, saved["input"])
+    X, names = read_inputs(args.inputs, saved["input"], lines=args.lines)
     table = predictions(saved, X, names)
     if args.out:
         table.to_csv(args.out, index=False)
@@ -118,14 +119,14 @@ def _predict(args):
     return 0
 
 
-def _encode(args):
-    from . import cluster
-    from ._encode_files import encode_files, make_encoder, read_inputs
+def _encode_command(args):
+    from .. import cluster
+    from ._encode import encode_files, make_encoder, read_inputs
 
     encoder, modality = make_encoder(
         args.backbone, modality=args.modality, batch_size=args.batch_size
     )
-    samples = read_inputs(args.inputs, modality, column=args.column)
+    samples = read_inputs(args.inputs, modality, column=args.column, lines=args.lines)
     with cluster.connected(args.scheduler) as client:
         print(
             f"encoding {len(samples)} samples with {encoder!r} on the Dask cluster at "
@@ -145,10 +146,10 @@ def _encode(args):
     return 0
 
 
-def _demo(args):
-    from . import demo
+def _demo_command(args):
+    from ._demo import main as run_demo
 
-    return demo.main(quick=args.quick, draws=args.draws, out=args.out)
+    return run_demo(quick=args.quick, draws=args.draws, out=args.out)
 
 
 def _size(n_bytes):
@@ -210,7 +211,7 @@ def build_parser():
     running = commands.add_parser(
         "run", help="run the experiment a YAML spec describes, print its metrics"
     )
-    running.add_argument("spec", help="the YAML spec file (see examples/*.yaml)")
+    running.add_argument("spec", help="the YAML spec file (see examples/specs/*.yaml)")
     running.add_argument("--out", help="write the model and reports here (default: output.dir)")
     running.add_argument("--quiet", action="store_true", help="no progress, only the metrics")
     running.add_argument(
@@ -234,7 +235,8 @@ def build_parser():
         "inputs",
         nargs="+",
         help="images: files, folders, or CSV files of paths (relative to the CSV); "
-        "texts: text files (one sample per line) or CSV files",
+        "texts: text files (one text each, or one per line with --lines), folders of .txt "
+        "files, or CSV files",
     )
     encoding.add_argument("--backbone", required=True, help="a name from 'sktransfer backbones'")
     encoding.add_argument("--out", required=True, help="the folder to write the features to")
@@ -258,7 +260,7 @@ def build_parser():
     )
     encoding.add_argument("--batch-size", type=int, help="samples per forward pass")
     encoding.add_argument("--quiet", action="store_true", help="no progress bar")
-    encoding.set_defaults(run=_encode)
+    encoding.set_defaults(run=_encode_command)
 
     predicting = commands.add_parser(
         "predict", help="predict with a model that 'sktransfer run' saved; CSV out"
@@ -268,7 +270,13 @@ def build_parser():
         "inputs", nargs="+", help="image or text files, folders of them, or CSV files"
     )
     predicting.add_argument("--out", help="the CSV file to write (default: standard output)")
-    predicting.set_defaults(run=_predict)
+    for command in (encoding, predicting):
+        command.add_argument(
+            "--lines",
+            action="store_true",
+            help="text files hold one text per non-empty line (default: one text per file)",
+        )
+    predicting.set_defaults(run=_predict_command)
 
     demo = commands.add_parser(
         "demo", help="few-shot transfer against baselines, on packaged images and texts"
@@ -276,7 +284,7 @@ def build_parser():
     demo.add_argument("--quick", action="store_true", help="a one-minute version")
     demo.add_argument("--draws", type=int, help="random draws of the labelled set (default 3)")
     demo.add_argument("--out", default="sktransfer-demo", help="where the reports go")
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=_demo_command)
 
     for command in commands.choices.values():
         command.add_argument(
@@ -296,7 +304,7 @@ def main(argv=None):
     except Exception as exc:
         if args.debug:
             raise
-        from .exceptions import SpecError
+        from ..exceptions import SpecError
 
         print(f"sktransfer {args.command}: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, SpecError) else 1

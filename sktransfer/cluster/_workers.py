@@ -13,10 +13,12 @@ import os
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from .. import backbones
+
 
 def worker_problems(version, estimators):
     """What this worker lacks to load ``estimators``: a list of lines, empty when nothing."""
-    from . import __version__
+    from .. import __version__
 
     if __version__ != version:
         return [f"runs sktransfer {__version__}, the client {version}"]
@@ -31,18 +33,17 @@ def worker_problems(version, estimators):
 
 def _load(estimator):
     """Load what ``estimator`` loads in ``fit``; an encoder keeps it for the fits to come."""
-    from .encoders._base import BaseEncoder
+    from ..encoders import BaseEncoder
 
     if isinstance(estimator, BaseEncoder):
         estimator.fit()
     else:
-        from .finetune._model import resolve_backbone
-
-        resolve_backbone(estimator.backbone).build(estimator.weights)
+        spec = backbones.resolve(estimator.backbone, modality=("image", "text"))
+        spec.load(estimator.weights)
 
 
 def _described(estimator):
-    from .encoders._base import BaseEncoder
+    from ..encoders import BaseEncoder
 
     name = type(estimator).__name__
     if isinstance(estimator, BaseEncoder):
@@ -58,19 +59,21 @@ def loads(estimator):
     A search's candidates count: every value its grid gives a parameter is tried
     on a clone of its estimator.
     """
-    from .encoders._base import BaseEncoder
+    from ..encoders import BaseEncoder
 
     try:
-        from .finetune._fine_tuner import _FineTuner
+        from ..finetune import FineTuneClassifier, FineTuneRegressor
+
+        fine_tuners = (FineTuneClassifier, FineTuneRegressor)
     except ImportError:  # skorch missing: no fine-tuner can be in there
-        _FineTuner = ()
+        fine_tuners = ()
 
     found = {}
     for candidate in _candidates(estimator):
         for part in _parts(candidate):
             if isinstance(part, BaseEncoder):
                 key = (type(part), repr(part._model_key() or part))
-            elif isinstance(part, _FineTuner) and isinstance(part.backbone, (str, os.PathLike)):
+            elif isinstance(part, fine_tuners) and isinstance(part.backbone, (str, os.PathLike)):
                 key = ("fine-tuner", os.fspath(part.backbone), repr(part.weights))
             else:
                 continue

@@ -3,7 +3,7 @@
 Paths are checked with ``os.stat`` (missing, a directory, a named pipe, an
 empty file), PIL images by their size, arrays by their shape, dtype and
 values. Each error names the offending image by its index in ``X``, and a
-file by its path; decoding errors come later, from :func:`sktransfer.data.read_image`.
+file by its path; decoding errors come later, from :func:`sktransfer.images.read_image`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import stat
 import numpy as np
 from PIL import Image
 
+from .._utils import is_missing
+from ..exceptions import ImageLoadError
 from ._columns import single_column
-from .exceptions import ImageLoadError
 
 
 def describe(index, item):
@@ -104,7 +105,7 @@ def _check_item(item, index):
         if 0 in item.size:
             width, height = item.size
             raise ValueError(f"image {index} is a PIL image without pixels ({width} x {height})")
-    elif _is_missing(item):
+    elif is_missing(item):
         raise ValueError(
             f"image {index} is missing ({item!r}); expected a path, a PIL image or an array"
         )
@@ -114,28 +115,13 @@ def _check_item(item, index):
         )
 
 
-def _is_missing(item):
-    """None, NaN, or pandas' NA / NaT: a gap in a column, not an image of a wrong type."""
-    if item is None or type(item).__name__ in ("NAType", "NaTType"):
-        return True
-    return isinstance(item, float) and item != item
-
-
 def _check_array_image(array, index):
     """Check one (H, W) or (H, W, C) image array; returns it unchanged."""
     where = f"image {index}"
     if array.ndim not in (2, 3):
         raise ValueError(f"{where} has shape {array.shape}; expected (H, W) or (H, W, C)")
-    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
-        hint = (
-            " It looks channel-first: transpose it to (H, W, C)."
-            if array.shape[0] in (1, 3, 4)
-            else ""
-        )
-        raise ValueError(
-            f"{where} has {array.shape[-1]} channels (shape {array.shape}); "
-            f"expected 1 (grey), 3 (RGB) or 4 (RGBA) in the last axis.{hint}"
-        )
+    if array.ndim == 3:
+        _check_channels_last(array.shape, where, "transpose it to (H, W, C)")
     if 0 in array.shape:
         raise ValueError(f"{where} is empty (shape {array.shape})")
     _check_dtype(array[None], where, lambda _: where)
@@ -161,21 +147,28 @@ def _check_array_batch(X):
             f"read as N grey images; for {X.shape[0]} grey images {X.shape[-1]} pixels wide, "
             "add a channel axis: x[..., None]"
         )
-    if X.ndim == 4 and X.shape[-1] not in (1, 3, 4):
-        hint = (
-            " It looks channel-first: use X.transpose(0, 2, 3, 1)."
-            if X.shape[1] in (1, 3, 4)
-            else ""
-        )
-        raise ValueError(
-            f"X has {X.shape[-1]} channels (shape {X.shape}); expected 1, 3 or 4 in the "
-            f"last axis.{hint}"
-        )
+    if X.ndim == 4:
+        _check_channels_last(X.shape, "X", "use X.transpose(0, 2, 3, 1)")
     if 0 in X.shape:
         raise ValueError(f"image 0 is empty: X has shape {X.shape}")
     _check_dtype(X, "X", lambda i: f"image {i}")
     _check_floats(X, lambda i: f"image {i}")
     return X
+
+
+def _check_channels_last(shape, where, fix):
+    """A ValueError unless the last axis of ``shape`` holds 1, 3 or 4 channels.
+
+    ``where`` names the image (or "X"); ``fix`` says how to make a channel-first
+    array channel-last, suggested when the axis after the batch looks like channels.
+    """
+    if shape[-1] in (1, 3, 4):
+        return
+    hint = f" It looks channel-first: {fix}." if shape[-3] in (1, 3, 4) else ""
+    raise ValueError(
+        f"{where} has {shape[-1]} channels (shape {shape}); "
+        f"expected 1 (grey), 3 (RGB) or 4 (RGBA) in the last axis.{hint}"
+    )
 
 
 def _check_dtype(X, name, where):

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import re
 from collections.abc import Mapping
 
 import numpy as np
 
-from .._columns import single_column
+from .._utils import is_missing, short_repr
 from ..cache import digest
-
-
-class TextInput:
-    """What the text encoders read: checked texts, each known by its content."""
-
-    def _check_samples(self, X):
-        return check_texts(X)
-
-    def _sample_keys(self, samples):
-        return [text_key(t) for t in samples]
+from ._columns import single_column
 
 
 def text_key(text):
     """A digest of one text (lone surrogates included, as broken file names give)."""
     return digest(text.encode("utf-8", "surrogatepass"))
-
-
-def _is_missing(item):
-    """None, float NaN and pandas' NA / NaT: the values a missing cell holds."""
-    if item is None:
-        return True
-    if isinstance(item, numbers.Real) and not isinstance(item, (bool, np.bool_)):
-        try:
-            return math.isnan(item)
-        except (TypeError, ValueError):
-            return False
-    return type(item).__name__ in ("NAType", "NaTType")
 
 
 # UTF-16 surrogates: a str may hold one alone (bytes decoded with errors="surrogateescape"
@@ -77,7 +54,7 @@ def check_texts(X):
         keys = list(X)
         example = f"X[{keys[0]!r}]" if keys else "X['text']"
         raise TypeError(
-            f"X is a {type(X).__name__} of {len(keys)} columns ({_short(keys, 60)}), not a "
+            f"X is a {type(X).__name__} of {len(keys)} columns ({short_repr(keys)}), not a "
             f"collection of texts; pass the one column of texts, e.g. {example}"
         )
     if isinstance(X, (set, frozenset)):
@@ -117,7 +94,7 @@ def check_texts(X):
 
 
 def _raise_bad_item(index, item):
-    if _is_missing(item):
+    if is_missing(item):
         raise ValueError(
             f"text {index} is missing ({item!r}); every item of X must be a str"
             + ("" if item is None else " (fill or drop missing values first, e.g. fillna(''))")
@@ -126,20 +103,16 @@ def _raise_bad_item(index, item):
         raise TypeError(f"text {index} is bytes, not str; decode it first (e.g. .decode('utf-8'))")
     if isinstance(item, Mapping):
         raise TypeError(
-            f"text {index} is a {type(item).__name__} ({_short(item)}), not a str: rows of a "
-            "table? pass the one column of texts (e.g. X['text'] or [row['text'] for row in X])"
+            f"text {index} is a {type(item).__name__} ({short_repr(item, 40)}), not a str: "
+            "rows of a table? pass the one column of texts (e.g. X['text'] or "
+            "[row['text'] for row in X])"
         )
     if isinstance(item, (list, tuple)) and item and all(isinstance(t, str) for t in item):
         raise TypeError(
-            f"text {index} is a {type(item).__name__} of str ({_short(item)}), not a str: "
+            f"text {index} is a {type(item).__name__} of str ({short_repr(item, 40)}), not a str: "
             "tokens? join them into one text, e.g. ' '.join(tokens)"
         )
     raise TypeError(
-        f"text {index} is a {type(item).__name__} ({_short(item)}), not a str; "
+        f"text {index} is a {type(item).__name__} ({short_repr(item, 40)}), not a str; "
         "every item of X must be a str"
     )
-
-
-def _short(item, limit=40):
-    text = repr(item)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -15,6 +15,9 @@ import os
 
 import numpy as np
 
+from .._utils import available_devices, device_problem, short_repr
+from ..cache import EmbeddingCache
+
 
 class Options:
     """One of a fixed set of values, e.g. ``Options("avg", "max")``."""
@@ -97,66 +100,6 @@ class Device:
         return f"'auto' or a torch device available here ({names})"
 
 
-def device_problem(device):
-    """Why a model cannot run on ``device`` here (a str or torch.device), or None.
-
-    Examples
-    --------
-    >>> device_problem("cpu") is None
-    True
-    >>> device_problem("tpu")
-    "torch knows no device 'tpu'"
-    >>> device_problem("meta")
-    'the meta device holds no data to compute with'
-    """
-    import torch
-
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        return f"torch knows no device {str(device)!r}"
-    if device.type == "cpu":
-        return None
-    if device.type == "meta":
-        return "the meta device holds no data to compute with"
-    backend = _backend(device.type)
-    if backend is None:
-        return f"this torch has no {device.type!r} backend"
-    kind = device.type
-    count = _device_count(kind, backend)
-    if count == 0:
-        return f"no {kind.upper()} device is available on this machine"
-    if device.index is not None and device.index >= count:
-        return f"this machine has {count} {kind.upper()} device(s), {kind}:0 to {kind}:{count - 1}"
-    return None
-
-
-def available_devices():
-    """The devices a model can run on here, by name: "cpu", then "cuda", "cuda:0"..., "mps"."""
-    names = ["cpu"]
-    for kind in ("cuda", "mps", "xpu"):
-        backend = _backend(kind)
-        count = 0 if backend is None else _device_count(kind, backend)
-        if count:
-            names += [kind, *(f"{kind}:{i}" for i in range(count) if count > 1)]
-    return names
-
-
-def _backend(kind):
-    """The torch module of a device type with ``is_available()`` (torch.cuda), or None."""
-    import torch
-
-    backend = torch.backends.mps if kind == "mps" else getattr(torch, kind, None)
-    return backend if callable(getattr(backend, "is_available", None)) else None
-
-
-def _device_count(kind, backend):
-    if not backend.is_available():
-        return 0
-    count = getattr(backend, "device_count", None)
-    return 1 if kind == "mps" or not callable(count) else int(count())
-
-
 class _Callable:
     has_type = accepts = staticmethod(callable)
 
@@ -179,6 +122,10 @@ BOOLEAN = InstanceOf((bool, np.bool_), "True or False")
 PATH = InstanceOf((str, os.PathLike), "a path")
 CALLABLE = _Callable()
 NONE = _None()
+
+
+# A ``cache`` parameter: a directory, True for the user cache directory, or a cache.
+CACHE = [NONE, BOOLEAN, PATH, InstanceOf(EmbeddingCache, "an EmbeddingCache")]
 
 
 def validate_params(estimator):
@@ -211,9 +158,4 @@ def validate_params(estimator):
         reasons = [c.problem(value) for c in typed if hasattr(c, "problem")]
         reason = next((f": {r}" for r in reasons if r), "")
         error = ValueError if typed else TypeError
-        raise error(f"{name} must be {expected}, got {_short(value)}{reason}")
-
-
-def _short(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        raise error(f"{name} must be {expected}, got {short_repr(value)}{reason}")

@@ -27,9 +27,9 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._worker_loads import loads as estimator_loads
-from ._worker_loads import worker_problems
-from .exceptions import MissingDependencyError, WorkerError
+from ..exceptions import MissingDependencyError, WorkerError
+from ._workers import loads as estimator_loads
+from ._workers import worker_problems
 
 DEFAULT_PARTITION_SIZE = 256
 NANNY_ENVIRON = "distributed.nanny.pre-spawn-environ"
@@ -143,7 +143,7 @@ def check_workers(client, estimator=None):
         One line per worker and backbone that failed, with the worker's
         address, the error it gave and what to install.
     """
-    from . import __version__
+    from .. import __version__
 
     workers = sorted(client.scheduler_info()["workers"])
     if not workers:

@@ -14,47 +14,40 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backbones
-from .backbones._registry import ENCODERS
-from .data import find_images
+from .. import backbones
+from ..encoders import ENCODERS
+from ._inputs import existing, file_samples
 
 FORMATS = ("npy", "parquet")
 
 
 def make_encoder(backbone, *, modality=None, batch_size=None):
     """The unfitted encoder for ``backbone``: its modality from the registry, or as given."""
-    import sktransfer
-
     if modality is None:
         modality = backbones.get(backbone).modality  # an unknown name lists the close ones
     params = {"batch_size": batch_size} if batch_size else {}
     # The one positional parameter of each encoder names its model: backbone, model, vectors.
-    return getattr(sktransfer, ENCODERS[modality])(backbone, **params), modality
+    return ENCODERS[modality](backbone, **params), modality
 
 
-def read_inputs(inputs, modality, *, column=None):
+def read_inputs(inputs, modality, *, column=None, lines=False):
     """The samples that ``inputs`` name, in order.
 
-    Images: image files, folders of them (searched recursively), or CSV files
-    with a column of paths relative to the CSV. Texts: text files, one sample
-    per line (empty lines skipped), or CSV files with a column of texts.
+    Files and folders are read as :mod:`sktransfer.cli._inputs` says (images,
+    or texts: one per file, or per line with ``lines``); CSV files give one
+    column, of paths relative to the CSV (images) or of texts.
     """
+    kind = "images" if modality == "image" else "texts"
     samples = []
-    for entry in map(Path, inputs):
-        if not entry.exists():
-            raise FileNotFoundError(f"input '{entry}' does not exist")
-        if entry.suffix.lower() == ".csv":
-            values = _csv_column(entry, column)
-            if modality == "image":
-                values = [str(entry.parent / value) for value in values]
+    for entry in inputs:
+        path = existing(entry)
+        if path.suffix.lower() == ".csv":
+            values = _csv_column(path, column)
+            if kind == "images":
+                values = [str(path.parent / value) for value in values]
             samples += values
-        elif modality == "image":
-            samples += find_images(entry) if entry.is_dir() else [str(entry)]
-        elif entry.is_dir():
-            raise ValueError(f"'{entry}' is a folder: give text files or CSV files of texts")
         else:
-            lines = entry.read_text(encoding="utf-8").splitlines()
-            samples += [line for line in lines if line.strip()]
+            samples += file_samples(path, kind, lines=lines)[0]
     if not samples:
         raise ValueError(f"no samples found in {', '.join(map(str, inputs))}")
     return samples
@@ -87,7 +80,7 @@ def encode_files(encoder, samples, out, *, client, partition_size, file_format, 
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    from .cluster import encode
+    from ..cluster import encode
 
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {FORMATS}, got {file_format!r}")

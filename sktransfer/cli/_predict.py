@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import find_images
-from ._data import samples
-from ._experiment import MODEL_FORMAT
+from ..spec import MODEL_FORMAT
+from ._inputs import existing, file_samples
 
 
 def load_model(path):
@@ -34,7 +33,7 @@ def load_model(path):
     return saved
 
 
-def read_inputs(inputs, spec):
+def read_inputs(inputs, spec, *, lines=False):
     """The samples named by ``inputs`` (files, folders, CSV files), and a name for each.
 
     Parameters
@@ -46,6 +45,8 @@ def read_inputs(inputs, spec):
         model: CSV files with its feature columns.
     spec : dict
         The saved model's ``input``.
+    lines : bool, default=False
+        Text files hold one sample per non-empty line.
 
     Returns
     -------
@@ -55,23 +56,18 @@ def read_inputs(inputs, spec):
     if kind == "arrays":
         raise ValueError("this model was trained on arrays: predict with it in Python")
     frames, items, names = [], [], []
-    for entry in map(Path, inputs):
-        if not entry.exists():
-            raise FileNotFoundError(f"input '{entry}' does not exist")
+    for given in inputs:
+        entry = existing(given)
         if entry.suffix.lower() == ".csv":
             frame = _read_csv(entry, spec)
             frames.append(frame)
             names += [f"{entry}:{row}" for row in range(len(frame))]
         elif kind == "table":
             raise ValueError(f"'{entry}': this model reads CSV files with {spec['features']}")
-        elif kind == "images":
-            found = find_images(entry) if entry.is_dir() else [str(entry)]
-            items += found
-            names += found
         else:
-            found = sorted(entry.rglob("*.txt")) if entry.is_dir() else [entry]
-            items += [p.read_text(encoding="utf-8", errors="replace") for p in found]
-            names += [str(p) for p in found]
+            found, found_names = file_samples(entry, kind, lines=lines)
+            items += found
+            names += found_names
     if not names:
         raise ValueError(f"no samples found in {', '.join(inputs)}")
     if frames and items:
@@ -95,7 +91,9 @@ def _read_csv(path, spec):
         )
     for column in spec.get("image_columns", []):
         table[column] = [str(path.parent / p) for p in table[column]]
-    return samples(table, {**spec, "features": features})
+    # One column of images or texts as a Series (what the encoders take), else a
+    # DataFrame of the feature columns (a ColumnTransformer's).
+    return table[features[0]] if spec["kind"] in ("images", "texts") else table[features]
 
 
 def _only_column(table, path):
