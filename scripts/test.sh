@@ -8,7 +8,7 @@ venv=${SKTRANSFER_VENV:-.venv}
 "$venv/bin/python" -m ruff check .
 "$venv/bin/python" -m ruff format --check .
 status=0
-"$venv/bin/python" -m pytest "$@" || status=$?
+"$venv/bin/python" -m pytest --durations=15 "$@" || status=$?
 if [ "$status" = 5 ]; then
     echo "pytest collected no tests: that is a failure" >&2
     exit 1

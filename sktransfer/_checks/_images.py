@@ -102,6 +102,16 @@ def _check_item(item, index):
     elif isinstance(item, np.ndarray):
         _check_array_image(item, index)
     elif isinstance(item, Image.Image):
+        try:
+            item.load()  # decodes a lazily opened image now
+        except (ValueError, AssertionError):  # what PIL raises for a closed image
+            raise ValueError(
+                f"image {index} is a closed PIL image (its close() was called, or the "
+                "'with Image.open(...)' block that opened it has ended): pass it open, or "
+                "pass its file's path"
+            ) from None
+        except OSError as exc:
+            raise ImageLoadError(f"image {index} is not a readable image ({exc})") from exc
         if 0 in item.size:
             width, height = item.size
             raise ValueError(f"image {index} is a PIL image without pixels ({width} x {height})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -167,7 +168,8 @@ class WordVectorEncoder(TextEncoder):
         "pooling": [Options(*POOLINGS)],
         "lowercase": [BOOLEAN],
         "token_pattern": [InstanceOf(str, "a regular expression (str)")],
-        "tokenizer": [NONE, CALLABLE],
+        # A str is 0.1.0's regular expression: deprecated, it works as token_pattern.
+        "tokenizer": [NONE, CALLABLE, InstanceOf(str, "a regular expression (deprecated)")],
         "sif_alpha": [Interval(float, 0, low_open=True)],
         "batch_size": [Interval(int, 1)],
         "cache": CACHE,
@@ -265,11 +267,26 @@ class WordVectorEncoder(TextEncoder):
         return kv
 
     def _analyzer(self):
+        token_pattern, tokenizer = self._tokenizing()
         return build_analyzer(
-            lowercase=bool(self.lowercase),
-            token_pattern=self.token_pattern,
-            tokenizer=self.tokenizer,
+            lowercase=bool(self.lowercase), token_pattern=token_pattern, tokenizer=tokenizer
         )
+
+    def _tokenizing(self):
+        """``(token_pattern, tokenizer)``, a ``tokenizer`` given as a str (0.1.0's way) moved."""
+        if not isinstance(self.tokenizer, str):
+            return self.token_pattern, self.tokenizer
+        warnings.warn(
+            "WordVectorEncoder(tokenizer=<a regular expression>) is deprecated since sktransfer "
+            "0.2.0 and will be refused in 0.3.0; use token_pattern=... (tokenizer is a callable)",
+            FutureWarning,
+            stacklevel=4,
+        )
+        if self.token_pattern != TOKEN_PATTERN:
+            raise ValueError(
+                "give token_pattern alone: a tokenizer given as a str is its deprecated form"
+            )
+        return self.tokenizer, None
 
     def _pool(self, counts):
         return pool(counts, self.model_.vectors, self.pooling, self.word_weights_)
@@ -289,7 +306,7 @@ class WordVectorEncoder(TextEncoder):
         return out
 
     def _fingerprint(self):
-        tokenizer = self.tokenizer
+        token_pattern, tokenizer = self._tokenizing()
         if tokenizer is not None:
             module = getattr(tokenizer, "__module__", None) or ""
             tokenizer = f"{module}.{getattr(tokenizer, '__qualname__', repr(tokenizer))}"
@@ -297,7 +314,7 @@ class WordVectorEncoder(TextEncoder):
             "vectors": source_name(self.vectors),
             "pooling": self.pooling,
             "lowercase": bool(self.lowercase),
-            "token_pattern": self.token_pattern if tokenizer is None else None,
+            "token_pattern": token_pattern if tokenizer is None else None,
             "tokenizer": tokenizer,
         }
         if self.pooling == "sif":

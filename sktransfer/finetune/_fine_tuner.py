@@ -198,7 +198,12 @@ class FineTuner(BaseEstimator):
         routed = {k: v for k, v in _extra(self).items() if k not in RENAMED}
         for key in routed:
             if key.split("__", 1)[0] not in ROUTED_PREFIXES:
-                close = did_you_mean(close_names(key, self._get_param_names()))
+                prefix, _, rest = key.partition("__")
+                if rest:
+                    close = [f"{p}__{rest}" for p in close_names(prefix, ROUTED_PREFIXES)]
+                else:
+                    close = close_names(key, self._get_param_names())
+                close = did_you_mean(close)
                 raise ValueError(
                     f"{type(self).__name__} has no parameter {key!r}.{close} The parameters it "
                     f"passes to skorch start with {', '.join(p + '__' for p in ROUTED_PREFIXES)}"

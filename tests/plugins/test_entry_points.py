@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
+import torch
 
 import sktransfer.backbones
 from sktransfer import AmbiguousBackboneError, ImageEncoder, UnknownBackboneError
@@ -142,3 +143,74 @@ def test_unknown_names_list_close_matches(site):
         registry.get("tiny_nett")
     with pytest.raises(UnknownBackboneError, match="resnet18"):
         registry.get("resnet_18")
+
+
+# A plugin written from 0.1.0's guide: ``default_pooling`` on the spec, and ``build``
+# returning a plain nn.Sequential of layer groups (with a feature map as its output).
+PLUGIN_0_1_0 = """
+from collections import OrderedDict
+
+from sktransfer.backbones import BackboneSpec, ImagePreprocessing
+
+
+def _build(weights):
+    from torch import nn
+
+    return nn.Sequential(OrderedDict(
+        stem=nn.Conv2d(3, 8, 3, padding=1), stage=nn.Conv2d(8, 48, 3, padding=1),
+    ))
+
+
+def specs():
+    return [BackboneSpec(
+        name="old_net", modality="image", build=_build, default_pooling={pooling!r},
+        preprocessing=ImagePreprocessing(input_size=8, resize_size=None),
+    )]
+"""
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_a_plugin_written_for_0_1_0_loads_with_deprecation_warnings(site, monkeypatch, pooling):
+    site("sktfake-old", "oldplug", "sktfake_old", PLUGIN_0_1_0.format(pooling=pooling))
+    registry = fresh_registry()
+    with pytest.warns(FutureWarning, match="default_pooling=.* is deprecated since sktransfer"):
+        spec = registry.get("old_net")
+    monkeypatch.setattr(sktransfer.backbones, "resolve", registry.resolve)
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    encoder = ImageEncoder("old_net", weights=None)
+    with pytest.warns(FutureWarning, match="plain nn.Sequential, which is deprecated"):
+        features = encoder.fit_transform(images)
+    # 0.1.0's meaning: the last map (2, 48, 8, 8) pooled per default_pooling, not a crash.
+    assert features.shape == (2, 48)
+    with pytest.warns(FutureWarning):
+        model = spec.load(None)
+    assert list(model.layer_groups()) == ["stem", "stage"]
+    maps = model.forward_features(torch.randn(1, 3, 8, 8))
+    assert maps.shape == (1, 48, 8, 8)
+    pooled = maps.mean(dim=(2, 3)) if pooling == "avg" else maps.amax(dim=(2, 3))
+    assert torch.equal(model.forward_head(maps), pooled)
+
+
+PLAIN_MODULE_PLUGIN = """
+from sktransfer.backbones import BackboneSpec
+
+
+def _build(weights):
+    from torch import nn
+
+    return nn.Conv2d(3, 4, 3)
+
+
+def specs():
+    return [BackboneSpec(name="plain_net", modality="image", build=_build)]
+"""
+
+
+def test_a_plain_module_is_refused_naming_the_base_classes(site, monkeypatch):
+    site("sktfake-plain", "plainplug", "sktfake_plain", PLAIN_MODULE_PLUGIN)
+    registry = fresh_registry()
+    monkeypatch.setattr(sktransfer.backbones, "resolve", registry.resolve)
+    images = np.zeros((2, 16, 16, 3), dtype=np.uint8)
+    with pytest.raises(TypeError, match="returned a Conv2d, not an image backbone: subclass "
+                       "sktransfer.backbones.ImageBackbone .*SequentialBackbone"):  # fmt: skip
+        ImageEncoder("plain_net", weights=None).fit(images)
