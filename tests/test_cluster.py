@@ -217,8 +217,10 @@ def test_missing_weights_and_another_version_are_named(client, tmp_path, monkeyp
         cluster.check_workers(client, ImageEncoder(weights=missing))
     import sktransfer
 
+    sktransfer_version = sktransfer.__version__
     monkeypatch.setattr(sktransfer, "__version__", "0.0.1")
-    with pytest.raises(WorkerError, match="runs sktransfer 0.1.0, the client 0.0.1"):
+    version = sktransfer_version  # what the workers run
+    with pytest.raises(WorkerError, match=f"runs sktransfer {version}, the client 0.0.1"):
         cluster.check_workers(client)
 
 
@@ -302,8 +304,12 @@ def test_encode_reads_the_inputs_of_each_modality(tmp_path):
         make_encoder("resnet5O")
     (tmp_path / "texts.txt").write_text("first text\n\nsecond, with a comma\n")
     pd.DataFrame({"id": [1, 2], "body": ["third", "fourth"]}).to_csv(tmp_path / "t.csv")
-    texts = read_inputs([tmp_path / "texts.txt", tmp_path / "t.csv"], "text", column="body")
+    inputs = [tmp_path / "texts.txt", tmp_path / "t.csv"]
+    texts = read_inputs(inputs, "text", column="body", lines=True)
     assert texts == ["first text", "second, with a comma", "third", "fourth"]
+    # As 'sktransfer predict' reads it: a text file is one text unless --lines.
+    texts = read_inputs(inputs, "text", column="body")
+    assert texts == ["first text\n\nsecond, with a comma\n", "third", "fourth"]
     with pytest.raises(ValueError, match="name one with --column"):
         read_inputs([tmp_path / "t.csv"], "text")
     with pytest.raises(FileNotFoundError, match="nothing.txt"):

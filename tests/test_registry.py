@@ -123,8 +123,8 @@ def test_resolve_tries_the_modalities_in_turn():
     assert backbones.resolve("resnet18", modality=("image", "text")).modality == "image"
     assert backbones.resolve("all-MiniLM-L6-v2", modality=("image", "text")).modality == "text"
     # An unknown bare name is not looked up on a hub: the first modality's close names.
-    with pytest.raises(UnknownBackboneError, match="resnet18"):
-        backbones.resolve("resnet1", modality=("image", "text"))
+    with pytest.raises(UnknownBackboneError, match="Did you mean: resnet18"):
+        backbones.resolve("resnet1B", modality=("image", "text"))
 
 
 def test_resolve_unknown_image_names_list_close_ones_of_that_modality():

@@ -28,7 +28,9 @@ def close_names(name, choices, *, n=5, cutoff=0.6, key=str.lower):
     Examples
     --------
     >>> close_names("acuracy", ["accuracy", "f1_macro", "balanced_accuracy"])
-    ['accuracy', 'balanced_accuracy']
+    ['accuracy']
+    >>> close_names("acc", ["accuracy", "f1_macro", "balanced_accuracy"])
+    ['accuracy']
     """
     by_key = {key(str(c)): c for c in choices}
     wanted = key(str(name))
