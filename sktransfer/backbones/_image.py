@@ -265,6 +265,8 @@ class GlobalPool(nn.Module):
 
     def __init__(self, pooling="avg"):
         super().__init__()
+        if pooling not in ("avg", "max"):
+            raise ValueError(f"GlobalPool pools with 'avg' or 'max', got {pooling!r}")
         self.pooling = pooling
 
     def forward(self, x):

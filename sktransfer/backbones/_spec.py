@@ -255,6 +255,11 @@ def _image_backbone(model, spec):
             stacklevel=3,
         )
         pooling = spec.default_pooling or "avg"
+        if pooling not in ("avg", "max"):
+            raise ValueError(
+                f"{name}: default_pooling={pooling!r} pools no plain nn.Sequential's feature "
+                "map; return an ImageBackbone whose forward_head does it"
+            )
         groups = OrderedDict(model.named_children())
         return SequentialBackbone(groups, pre_logits=GlobalPool(pooling))
     raise TypeError(

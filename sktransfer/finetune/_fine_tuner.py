@@ -33,37 +33,25 @@ from .._checks import (
     encode_labels,
     validate_params,
 )
-from .._utils import close_names, did_you_mean, resolve_device
+from .._utils import resolve_device
 from ._freeze import Freeze
 from ._inputs import AUGMENTATIONS, Samples
 from ._net import MODALITIES, accuracy
-from ._training import TRAINING_CONSTRAINTS, check_hidden, seeded, validation_split
+from ._routing import RENAMED, RoutedParams
+from ._training import (
+    TRAINING_CONSTRAINTS,
+    backbone_rate,
+    check_hidden,
+    seeded,
+    validation_split,
+)
 
 SCHEDULES = ("plateau", "cosine")
-# skorch's parameters that a fine-tuner routes to its net, as ``prefix__name``.
-ROUTED_PREFIXES = ("optimizer", "criterion", "iterator_train", "iterator_valid", "callbacks")
-# Parameters renamed, by their old name; they work, with a FutureWarning, until 0.3.0.
-RENAMED = {"head": "hidden"}
-
-
 # Where 0.1.0 defined the validation accuracy: its pickled callbacks name it here.
 _accuracy = accuracy
 
 
-def _extra(estimator):
-    """The parameters outside the signature: skorch's routed ones, old names, typos.
-
-    They are kept as they come, as attributes, and checked in ``fit``.
-    """
-    names = set(estimator._get_param_names())
-    return {
-        k: v
-        for k, v in vars(estimator).items()
-        if k not in names and not k.startswith("_") and not k.endswith("_")
-    }
-
-
-class FineTuner(BaseEstimator):
+class FineTuner(RoutedParams, BaseEstimator):
     """What both fine-tuners share (a base class; the public ones say what they predict)."""
 
     _net_class = None  # set by each estimator
@@ -147,39 +135,6 @@ class FineTuner(BaseEstimator):
 
     # -- parameters ----------------------------------------------------------------------
 
-    def get_params(self, deep=True):
-        """Get the parameters, skorch's routed ones (``prefix__name``) included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Accepted for scikit-learn's signature; no parameter is an estimator.
-
-        Returns
-        -------
-        dict
-            Parameter names mapped to their values.
-        """
-        return {**super().get_params(deep=deep), **_extra(self)}
-
-    def set_params(self, **params):
-        """Set parameters; skorch's routed ones (``prefix__name``) too. Values are checked in fit.
-
-        Parameters
-        ----------
-        **params : dict
-            Parameter names and values.
-
-        Returns
-        -------
-        self : object
-            The estimator.
-        """
-        names = set(self._get_param_names())
-        vars(self).update({k: v for k, v in params.items() if k not in names})
-        known = {k: v for k, v in params.items() if k in names}
-        return super().set_params(**known) if known else self
-
     def _check_params(self):
         """Every parameter checked, as the net takes them; errors name the parameter."""
         validate_params(self)
@@ -195,19 +150,7 @@ class FineTuner(BaseEstimator):
                 if self.hidden != ():
                     raise ValueError(f"give {new} alone: {old} is its deprecated name")
                 name, hidden = old, vars(self)[old]
-        routed = {k: v for k, v in _extra(self).items() if k not in RENAMED}
-        for key in routed:
-            if key.split("__", 1)[0] not in ROUTED_PREFIXES:
-                prefix, _, rest = key.partition("__")
-                if rest:
-                    close = [f"{p}__{rest}" for p in close_names(prefix, ROUTED_PREFIXES)]
-                else:
-                    close = close_names(key, self._get_param_names())
-                close = did_you_mean(close)
-                raise ValueError(
-                    f"{type(self).__name__} has no parameter {key!r}.{close} The parameters it "
-                    f"passes to skorch start with {', '.join(p + '__' for p in ROUTED_PREFIXES)}"
-                )
+        routed = self._routed_params()
         return {
             "backbone": self.backbone,
             "weights": self.weights,
@@ -218,7 +161,7 @@ class FineTuner(BaseEstimator):
             "dropout": self.dropout,
             "activation": self.activation,
             "lr": self.lr,
-            "backbone_lr": self._backbone_lr(),
+            "backbone_lr": backbone_rate(self.backbone_lr, self.lr),
             "optimizer": self.optimizer,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
@@ -234,21 +177,6 @@ class FineTuner(BaseEstimator):
             "device": str(resolve_device(self.device)),
             **routed,
         }
-
-    def _backbone_lr(self):
-        """``backbone_lr`` as a number: absolute, or "<ratio>x" times ``lr``."""
-        value = self.backbone_lr
-        if not isinstance(value, str):
-            return float(value)
-        try:
-            if not value.endswith("x"):
-                raise ValueError
-            return float(value[:-1]) * self.lr
-        except ValueError:
-            raise ValueError(
-                f"backbone_lr must be a learning rate (e.g. 1e-4) or a ratio of lr "
-                f"(e.g. '0.1x'), got {value!r}"
-            ) from None
 
     # -- data ----------------------------------------------------------------------------
 
@@ -346,7 +274,7 @@ class FineTuner(BaseEstimator):
         samples, data = self._samples(X, y, reset=not warm)
         if warm:
             net = self.net_
-            self._update(net, params)
+            net.carry(params)
         else:
             net = self._net_class(**params)
         net.prepare(**data)
@@ -355,30 +283,18 @@ class FineTuner(BaseEstimator):
                 net.partial_fit(samples, samples.y, **fit_params)
             else:
                 net.fit(samples, samples.y, **fit_params)
+        self._fitted(net)
+        return self
+
+    def _fitted(self, net):
+        """Take the fitted attributes of a trained ``net``."""
         self.net_ = net
+        self.modality_, self.preprocessing_ = net.modality_, net.preprocessing_
         self.layer_groups_ = list(net.module_.groups)
         if self._classifier:
             self.classes_ = net.classes_
         else:
             self.n_outputs_ = net.n_outputs_
-        return self
-
-    @staticmethod
-    def _update(net, params):
-        """Carry this fit's parameters to a trained net (a warm start), keeping its weights."""
-        freeze = params.pop("freeze")
-        has_adapters = any("lora_" in n for n, _ in net.module_.named_parameters())
-        if (freeze.kind == "lora") != has_adapters:
-            raise ValueError(
-                "freeze cannot switch to or from 'lora' in a warm start; fit anew "
-                "(warm_start=False)"
-            )
-        net._freeze, net.backbone_lr_ = freeze, params.pop("backbone_lr")
-        skorch_params = ("lr", "max_epochs", "batch_size", "verbose")
-        for name in ("patience", "schedule", "augment", "precision", "validation", "cache"):
-            setattr(net, name, params[name])
-        net.set_params(**{k: params[k] for k in skorch_params})
-        net.initialize_callbacks()  # patience, schedule and validation choose them
 
     # -- predicting ----------------------------------------------------------------------
 
@@ -432,12 +348,5 @@ class FineTuner(BaseEstimator):
         params = {k: state[k] for k in names if k in state}
         params["hidden"] = net.hidden
         vars(self).update(params)
-        if not state.get("initialized_"):
-            return
-        self.net_ = net
-        self.modality_, self.preprocessing_ = net.modality_, net.preprocessing_
-        self.layer_groups_ = net.layer_groups_
-        if self._classifier:
-            self.classes_ = net.classes_
-        else:
-            self.n_outputs_ = net.n_outputs_
+        if state.get("initialized_"):
+            self._fitted(net)

@@ -85,6 +85,22 @@ class _TransferNet:
         self.random_state = random_state
         self.class_weight = class_weight
 
+    def carry(self, params):
+        """Take a warm start's parameters (checked, as ``__init__`` takes them), keeping
+        the trained weights."""
+        freeze = params["freeze"]
+        has_adapters = any("lora_" in n for n, _ in self.module_.named_parameters())
+        if (freeze.kind == "lora") != has_adapters:
+            raise ValueError(
+                "freeze cannot switch to or from 'lora' in a warm start; fit anew "
+                "(warm_start=False)"
+            )
+        self._freeze, self.backbone_lr_ = freeze, params["backbone_lr"]
+        for name in ("patience", "schedule", "augment", "precision", "validation", "cache"):
+            setattr(self, name, params[name])
+        self.set_params(**{k: params[k] for k in ("lr", "max_epochs", "batch_size", "verbose")})
+        self.initialize_callbacks()  # patience, schedule and validation choose them
+
     def prepare(self, *, modality, preprocessing, y, classes=None, n_outputs=None):
         """Set what the data says before a fit: its modality, image preprocessing and targets."""
         self.modality_ = modality

@@ -32,6 +32,27 @@ def check_hidden(hidden, name="hidden"):
     return tuple(int(s) for s in sizes)
 
 
+def backbone_rate(backbone_lr, lr):
+    """``backbone_lr`` as a number: absolute, or "<ratio>x" times ``lr``.
+
+    Examples
+    --------
+    >>> backbone_rate("0.1x", 1e-3), backbone_rate(2e-5, 1e-3)
+    (0.0001, 2e-05)
+    """
+    if not isinstance(backbone_lr, str):
+        return float(backbone_lr)
+    try:
+        if not backbone_lr.endswith("x"):
+            raise ValueError
+        return float(backbone_lr[:-1]) * lr
+    except ValueError:
+        raise ValueError(
+            f"backbone_lr must be a learning rate (e.g. 1e-4) or a ratio of lr "
+            f"(e.g. '0.1x'), got {backbone_lr!r}"
+        ) from None
+
+
 def class_weights(class_weight, y, classes):
     """Per-class loss weights as float32, or None for ``class_weight=None``.
 
