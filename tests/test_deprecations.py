@@ -39,7 +39,7 @@ def test_fine_tuner_head_is_hidden_with_a_warning():
         ({"head": (8,), "hidden": (4,)}, ValueError, "give hidden alone"),
         ({"callbacks": -1}, TypeError, "callbacks must be None or a list of skorch callbacks"),
         ({"optimizer": -1}, TypeError, "optimizer must be a callable"),
-        ({"lr": "fast"}, TypeError, "lr must be a number > 0.0"),
+        ({"lr": "fast"}, ValueError, "lr must be 'auto' or a number > 0.0"),
         ({"warm_start": "yes"}, TypeError, "warm_start must be True or False"),
         (
             {"optimiser__weight_decay": 0.1},

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
-from .._checks import BOOLEAN, CACHE, NONE, Device, InstanceOf, Interval, check_texts
+import torch
+
+from .._checks import BOOLEAN, CACHE, NONE, Device, InstanceOf, Interval, Options, check_texts
 from .._utils import resolve_device
+from ..backbones import windows
+from ..backbones.windows import LONG_TEXTS
 from ..cache import source_name
 from ._base import resolve_spec
 from ._text import TextEncoder
@@ -45,9 +49,19 @@ class SentenceEncoder(TextEncoder):
         the model's own limit (256 for all-MiniLM-L6-v2, about 200 English
         words), which ``max_seq_length_`` reports. A larger value than the
         model's position embeddings allow is refused.
+    long_texts : {"truncate", "windows"}, default="truncate"
+        What becomes of a text longer than ``max_seq_length_`` tokens.
+        "truncate" encodes its beginning only, as sentence-transformers does.
+        "windows" reads all of it: consecutive windows of ``max_seq_length_``
+        tokens, each sharing an eighth of its tokens with the one before (32
+        of 256), are encoded as texts of their own and their embeddings
+        averaged, weighted by their numbers of tokens; a text that fits in one
+        window gets exactly the embedding "truncate" gives it. The cost grows
+        with the length (a 1,000-token article is five windows of 256).
+        Needs a fast Hugging Face tokenizer; not with a ``prompt``.
     prompt : str, optional
         Text put before every input, for models trained with instructions
-        (e.g. ``"query: "`` for E5 models).
+        (e.g. ``"query: "`` for E5 models). Not with ``long_texts="windows"``.
     device : str, default="auto"
         "auto" picks CUDA when present, else the CPU; or any torch device.
     cache : bool, path or EmbeddingCache, default=None
@@ -92,6 +106,7 @@ class SentenceEncoder(TextEncoder):
         "batch_size": [Interval(int, 1)],
         "normalize": [BOOLEAN],
         "max_seq_length": [NONE, Interval(int, 1)],
+        "long_texts": [Options(*LONG_TEXTS)],
         "prompt": [NONE, InstanceOf(str, "a str")],
         "device": [Device()],
         "cache": CACHE,
@@ -105,6 +120,7 @@ class SentenceEncoder(TextEncoder):
         batch_size=32,
         normalize=False,
         max_seq_length=None,
+        long_texts="truncate",
         prompt=None,
         device="auto",
         cache=None,
@@ -114,6 +130,7 @@ class SentenceEncoder(TextEncoder):
         self.batch_size = batch_size
         self.normalize = normalize
         self.max_seq_length = max_seq_length
+        self.long_texts = long_texts
         self.prompt = prompt
         self.device = device
         self.cache = cache
@@ -139,6 +156,11 @@ class SentenceEncoder(TextEncoder):
         """
         if X is not None:
             check_texts(X)
+        if self.long_texts == "windows" and self.prompt is not None:
+            raise ValueError(
+                "prompt and long_texts='windows' do not go together: only the first window "
+                "would carry the prompt; use long_texts='truncate' with a prompt"
+            )
         return super().fit(None, y)
 
     def _model_key(self):
@@ -182,6 +204,7 @@ class SentenceEncoder(TextEncoder):
             "normalize": bool(self.normalize),
             "max_seq_length": self.max_seq_length,
             "prompt": self.prompt,
+            "long_texts": self.long_texts,
         }
 
     def _encode(self, texts, positions):
@@ -189,6 +212,14 @@ class SentenceEncoder(TextEncoder):
         model = self._model_on(device)
         if self.max_seq_length is not None:
             model.max_seq_length = self.max_seq_length_
+        if self.long_texts == "windows":
+            vectors = windows.embed(
+                model, texts, batch_size=int(self.batch_size), device=device,
+                show_progress_bar=bool(self.verbose),
+            )  # fmt: skip
+            if self.normalize:
+                vectors = torch.nn.functional.normalize(vectors, dim=1)
+            return vectors.numpy()
         kwargs = {} if self.prompt is None else {"prompt": self.prompt}
         return model.encode(
             texts,

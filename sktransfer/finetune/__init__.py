@@ -2,5 +2,14 @@
 
 from ._estimators import FineTuneClassifier, FineTuneRegressor
 from ._head_estimators import HeadClassifier, HeadRegressor
+from ._recipes import RECIPES
+from ._schedule import WarmupCosine
 
-__all__ = ["FineTuneClassifier", "FineTuneRegressor", "HeadClassifier", "HeadRegressor"]
+__all__ = [
+    "RECIPES",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
+    "HeadClassifier",
+    "HeadRegressor",
+    "WarmupCosine",
+]

@@ -37,17 +37,36 @@ _PARAMETERS = """
         Texts only: the tokens of each text the model reads, the rest cut off
         (None keeps the model's own limit, 256 for all-MiniLM-L6-v2). Shorter
         trains faster, in proportion.
-    freeze : str or int, default="backbone"
+    long_texts : {"truncate", "windows"}, default="truncate"
+        Texts only: "windows" reads a text longer than ``max_seq_length``
+        tokens whole, as consecutive windows sharing an eighth of their tokens,
+        whose embeddings are averaged (weighted by their tokens) before the
+        head, in training and prediction alike (see
+        :class:`~sktransfer.SentenceEncoder`); the cost grows with the length.
+        "truncate" reads the beginning only.
+    freeze : str or int, default="auto"
         Which backbone layers train, by layer group (``layer_groups_``, input
-        to output): "none" (all); "backbone" (only the new head); "last:K" or
-        K (the last K groups); "progressive" or "progressive:E" (the head
-        alone for E epochs, default 1, then one more group every E epochs,
-        from the top); "lora" or "lora:R" (rank-R LoRA adapters, default 8, on
+        to output): "auto" (the recipe's, see below); "none" (all);
+        "backbone" (only the new head); "last:K" or K (the last K groups);
+        "progressive" or "progressive:E" (the head alone for E epochs,
+        default 1, then one more group every E epochs, from the top); "lora" or "lora:R" (rank-R LoRA adapters, default 8, on
         the backbone's linear and dense convolution layers, through PEFT;
         everything else frozen). Frozen layers run in eval mode (no dropout),
         and BatchNorm layers whose own parameters are frozen too: their
         running statistics never change. Which groups trained in each
         epoch is in ``history_[:, "trainable_groups"]``.
+    head_init : {"auto", "probe", "random"}, default="auto"
+        How the new head starts. "probe" (LP-FT: linear probing, then
+        fine-tuning) first fits it as a linear probe on the features the body
+        gives before any training, on the training samples only (scikit-learn's
+        ``StandardScaler`` and ``LogisticRegressionCV``, C among 0.001 to 10 by
+        cross-validation on the log-loss; ``RidgeCV`` for a regressor), then
+        fine-tunes from there. The probe gets an epoch of its own in
+        ``history_`` (the first, ``"probe": True``), in which nothing trains:
+        with ``patience`` the best epoch may be the probe itself, so the model
+        returned is never worse than the probe on the validation loss. Needs a
+        linear head (``hidden=()``). "random" starts from a random head. "auto"
+        is "probe" for a linear head, else "random".
     hidden : tuple of int, default=()
         Hidden layer sizes of the new head (each ``Linear, activation,
         Dropout``); () is a linear head. Its old name ``head`` works, with a
@@ -56,17 +75,17 @@ _PARAMETERS = """
         Dropout before the head's output layer (and after each hidden layer).
     activation : {"relu", "gelu", "silu", "tanh"} or nn.Module class, default="relu"
         Activation of the hidden layers.
-    lr : float, default=1e-3
+    lr : float or "auto", default="auto"
         Learning rate of the head (and of LoRA adapters, which are new too).
-    backbone_lr : float or str, default="0.1x"
+    backbone_lr : float or str, default="auto"
         Learning rate of the backbone layers that train: a number, or a ratio
         of ``lr`` written "<ratio>x" ("0.01x"). Transfer learning works best
         with a backbone rate 10 to 100 times smaller than the head's.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Its other arguments as ``optimizer__weight_decay=...``.
-    max_epochs : int, default=10
-        Epochs per ``fit``.
-    batch_size : int, default=32
+    max_epochs : int or "auto", default="auto"
+        Training epochs per ``fit`` (the probe's epoch not counted).
+    batch_size : int or "auto", default="auto"
         Samples per training step.
     validation : float or None, default=0.1
         Fraction of the samples held out to measure ``valid_loss`` (and,
@@ -76,10 +95,21 @@ _PARAMETERS = """
         Stop when the validation loss (the training loss without validation)
         has not improved for this many epochs, and restore the best epoch's
         weights.
-    schedule : {"plateau", "cosine"}, optional
-        A learning-rate schedule (skorch's ``LRScheduler``): reduce on a
-        plateau of the validation loss, or cosine annealing over
-        ``max_epochs``.
+    schedule : {"auto", "warmup_cosine", "cosine", "plateau"} or None, default="auto"
+        The learning rates over a fit: "warmup_cosine" rises linearly over the
+        first tenth of the training steps, then decays to zero along a half
+        cosine, step by step; "cosine" decays from the first step; "plateau"
+        divides them by ten when the validation loss (the training loss
+        without validation) stops improving (skorch's ``LRScheduler``); None
+        keeps them constant.
+
+        **"auto"**: ``freeze``, ``head_init``, ``lr``, ``backbone_lr``,
+        ``max_epochs``, ``batch_size`` and ``schedule`` left at "auto" take the
+        recipe of the backbone's modality (README, "Fine-tuning recipes";
+        ``recipe_`` says what was used). Images (CNNs): "last:2", "probe",
+        1e-3, 1e-4, 10 epochs, batch 32, "warmup_cosine". Texts
+        (transformers): "none", "probe", 1e-3, 5e-5, 8 epochs, batch 16,
+        "warmup_cosine".
     augment : {"none", "light", "strong"} or callable, default="none"
         Image augmentation, applied to training batches only, never when
         predicting or validating: "light" flips and moves the images a little,
@@ -130,6 +160,11 @@ _ATTRIBUTES = """
         The backbone (``module_.body``) and the head (``module_.head``).
     layer_groups_ : list of str
         The backbone's layer groups, input to output.
+    recipe_ : dict
+        The values the recipe's parameters took in the last fit ("auto" resolved).
+    probe_ : Pipeline or None
+        The linear probe the head started from (``head_init="probe"``), on the
+        body's features: ``StandardScaler`` then the linear model.
     history_ : skorch.History
         Losses, scores and ``trainable_groups`` per epoch.
     modality_ : {"image", "text"}
@@ -185,18 +220,20 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         weights="default",
         image_size=None,
         max_seq_length=None,
-        freeze="backbone",
+        long_texts="truncate",
+        freeze="auto",
+        head_init="auto",
         hidden=(),
         dropout=0.0,
         activation="relu",
-        lr=1e-3,
-        backbone_lr="0.1x",
+        lr="auto",
+        backbone_lr="auto",
         optimizer=torch.optim.AdamW,
-        max_epochs=10,
-        batch_size=32,
+        max_epochs="auto",
+        batch_size="auto",
         validation=0.1,
         patience=None,
-        schedule=None,
+        schedule="auto",
         augment="none",
         device="auto",
         precision="float32",
@@ -210,8 +247,8 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
     ):
         super().__init__(
             backbone, weights=weights, image_size=image_size, max_seq_length=max_seq_length,
-            freeze=freeze, hidden=hidden, dropout=dropout, activation=activation, lr=lr,
-            backbone_lr=backbone_lr, optimizer=optimizer, max_epochs=max_epochs,
+            long_texts=long_texts, freeze=freeze, head_init=head_init, hidden=hidden,
+            dropout=dropout, activation=activation, lr=lr, backbone_lr=backbone_lr, optimizer=optimizer, max_epochs=max_epochs,
             batch_size=batch_size, validation=validation, patience=patience, schedule=schedule,
             augment=augment, device=device, precision=precision, cache=cache,
             random_state=random_state, callbacks=callbacks, warm_start=warm_start,

@@ -34,10 +34,13 @@ from .._checks import (
     validate_params,
 )
 from .._utils import resolve_device
+from ..backbones.windows import LONG_TEXTS
 from ._freeze import Freeze
 from ._inputs import AUGMENTATIONS, Samples
 from ._net import MODALITIES, accuracy
+from ._recipes import AUTO, with_recipe
 from ._routing import RENAMED, RoutedParams
+from ._schedule import SCHEDULES
 from ._training import (
     TRAINING_CONSTRAINTS,
     backbone_rate,
@@ -46,7 +49,6 @@ from ._training import (
     validation_split,
 )
 
-SCHEDULES = ("plateau", "cosine")
 # Where 0.1.0 defined the validation accuracy: its pickled callbacks name it here.
 _accuracy = accuracy
 
@@ -61,13 +63,15 @@ class FineTuner(RoutedParams, BaseEstimator):
         "weights": [Options("default"), NONE, PATH],
         "image_size": [NONE, Interval(int, 8)],
         "max_seq_length": [NONE, Interval(int, 1)],
+        "long_texts": [Options(*LONG_TEXTS)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
-        "lr": [Interval(float, 0.0, low_open=True)],
+        "head_init": [Options(AUTO, "probe", "random")],
+        "lr": [Options(AUTO), Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
         "optimizer": [CALLABLE],
-        "max_epochs": [Interval(int, 1)],
-        "batch_size": [Interval(int, 1)],
-        "schedule": [NONE, Options(*SCHEDULES)],
+        "max_epochs": [Options(AUTO), Interval(int, 1)],
+        "batch_size": [Options(AUTO), Interval(int, 1)],
+        "schedule": [NONE, Options(AUTO, *SCHEDULES)],
         "augment": [Options(*AUGMENTATIONS), CALLABLE],
         "device": [Device()],
         "precision": [Options("float32", "bfloat16")],
@@ -84,18 +88,20 @@ class FineTuner(RoutedParams, BaseEstimator):
         weights="default",
         image_size=None,
         max_seq_length=None,
-        freeze="backbone",
+        long_texts="truncate",
+        freeze="auto",
+        head_init="auto",
         hidden=(),
         dropout=0.0,
         activation="relu",
-        lr=1e-3,
-        backbone_lr="0.1x",
+        lr="auto",
+        backbone_lr="auto",
         optimizer=torch.optim.AdamW,
-        max_epochs=10,
-        batch_size=32,
+        max_epochs="auto",
+        batch_size="auto",
         validation=0.1,
         patience=None,
-        schedule=None,
+        schedule="auto",
         augment="none",
         device="auto",
         precision="float32",
@@ -110,7 +116,9 @@ class FineTuner(RoutedParams, BaseEstimator):
         self.weights = weights
         self.image_size = image_size
         self.max_seq_length = max_seq_length
+        self.long_texts = long_texts
         self.freeze = freeze
+        self.head_init = head_init
         self.hidden = hidden
         self.dropout = dropout
         self.activation = activation
@@ -136,7 +144,12 @@ class FineTuner(RoutedParams, BaseEstimator):
     # -- parameters ----------------------------------------------------------------------
 
     def _check_params(self):
-        """Every parameter checked, as the net takes them; errors name the parameter."""
+        """Every parameter checked, as the net takes them; errors name the parameter.
+
+        "auto" values stay "auto" here: :meth:`_resolved` fills them in once
+        the modality is known. Everything else is parsed, so a wrong value
+        fails before any data is read.
+        """
         validate_params(self)
         name, hidden = "hidden", self.hidden
         for old, new in RENAMED.items():
@@ -151,17 +164,19 @@ class FineTuner(RoutedParams, BaseEstimator):
                     raise ValueError(f"give {new} alone: {old} is its deprecated name")
                 name, hidden = old, vars(self)[old]
         routed = self._routed_params()
-        return {
+        params = {
             "backbone": self.backbone,
             "weights": self.weights,
             "image_size": self.image_size,
             "max_seq_length": self.max_seq_length,
-            "freeze": Freeze.parse(self.freeze),
+            "long_texts": self.long_texts,
+            "freeze": self.freeze,
+            "head_init": self.head_init,
             "hidden": check_hidden(hidden, name),
             "dropout": self.dropout,
             "activation": self.activation,
             "lr": self.lr,
-            "backbone_lr": backbone_rate(self.backbone_lr, self.lr),
+            "backbone_lr": self.backbone_lr,
             "optimizer": self.optimizer,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
@@ -177,6 +192,34 @@ class FineTuner(RoutedParams, BaseEstimator):
             "device": str(resolve_device(self.device)),
             **routed,
         }
+        if params["freeze"] != AUTO:
+            Freeze.parse(params["freeze"])
+        if AUTO not in (params["lr"], params["backbone_lr"]):
+            backbone_rate(params["backbone_lr"], params["lr"])
+        if params["head_init"] == "probe" and params["hidden"]:
+            raise ValueError(
+                f"head_init='probe' starts a linear head as a linear probe; with "
+                f"hidden={params['hidden']} the head is not linear: give hidden=() or "
+                "head_init='random'"
+            )
+        return params
+
+    def _resolved(self, params, modality):
+        """``params`` with the recipe of ``modality`` for every "auto", parsed for the net.
+
+        Sets ``recipe_``, the values the recipe's parameters took.
+        """
+        if params["head_init"] == AUTO and params["hidden"]:
+            params = {**params, "head_init": "random"}  # a probe is a linear head
+        params, self.recipe_ = with_recipe(params, modality)
+        params["freeze"] = Freeze.parse(params["freeze"])
+        params["backbone_lr"] = backbone_rate(params["backbone_lr"], params["lr"])
+        if modality != "text" and self.long_texts != "truncate":
+            raise ValueError(
+                f"long_texts is for text backbones; this one reads {modality}: leave "
+                f"long_texts='truncate' (got {self.long_texts!r})"
+            )
+        return params
 
     # -- data ----------------------------------------------------------------------------
 
@@ -272,12 +315,13 @@ class FineTuner(RoutedParams, BaseEstimator):
     def _train(self, X, y, fit_params, *, warm):
         params = self._check_params()
         samples, data = self._samples(X, y, reset=not warm)
+        params = self._resolved(params, data["modality"])
         if warm:
             net = self.net_
             net.carry(params)
         else:
             net = self._net_class(**params)
-        net.prepare(**data)
+        net.prepare(**data, probe=params["head_init"] == "probe" and not warm)
         with seeded(self.random_state):
             if warm:
                 net.partial_fit(samples, samples.y, **fit_params)
@@ -290,6 +334,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         """Take the fitted attributes of a trained ``net``."""
         self.net_ = net
         self.modality_, self.preprocessing_ = net.modality_, net.preprocessing_
+        self.probe_ = getattr(net, "probe_", None)
         self.layer_groups_ = list(net.module_.groups)
         if self._classifier:
             self.classes_ = net.classes_
@@ -337,6 +382,9 @@ class FineTuner(RoutedParams, BaseEstimator):
     # -- models saved by 0.1.0 -----------------------------------------------------------
 
     def __setstate__(self, state):
+        # Parameters added since: the values that give the model's old behaviour.
+        for name, value in (("long_texts", "truncate"), ("head_init", "random")):
+            state.setdefault(name, value)
         if "net_" in state or "module_" not in state and "initialized_" not in state:
             super().__setstate__(state)
             return

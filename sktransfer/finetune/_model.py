@@ -7,6 +7,7 @@ from collections import OrderedDict
 from torch import nn
 
 from .. import backbones, images
+from ..backbones import windows
 from ..exceptions import MissingDependencyError
 
 # timm's BatchNormAct2d and the like subclass these.
@@ -42,14 +43,25 @@ class TransferModel(nn.Module):
             self.register_buffer("mean", stats[0], persistent=False)
             self.register_buffer("std", stats[1], persistent=False)
 
-    def forward(self, x=None, *, frozen=None, **tokens):
-        if frozen is not None:  # what ``frozen_output`` gave: only the part after the cut runs
-            return self.head(
-                frozen if self.cut_at == "body" else self.body.forward_from(frozen, self.cut_at)
-            )
+    def forward(self, x=None, **inputs):
+        return self.head(self.features(x, **inputs))
+
+    def features(self, x=None, *, frozen=None, text_index=None, **tokens):
+        """The body's feature vectors: what the head reads.
+
+        ``frozen`` is what :meth:`frozen_output` gave (only the part after the
+        cut runs); ``text_index`` says which text each window of ``tokens``
+        belongs to, when long texts are read as windows.
+        """
+        if frozen is not None:
+            return frozen if self.cut_at == "body" else self.body.forward_from(frozen, self.cut_at)
         if self.is_image:
-            return self.head(self.body(self._normalised(x)))
-        return self.head(self.body(tokens)["sentence_embedding"])
+            return self.body(self._normalised(x))
+        out = self.body(tokens)["sentence_embedding"]
+        if text_index is None:
+            return out
+        lengths = tokens["attention_mask"].sum(dim=1)
+        return windows.pooled(out, text_index, lengths, int(text_index.max()) + 1)
 
     def _normalised(self, x):
         return images.normalise(x, self.mean, self.std)
@@ -75,7 +87,7 @@ class TransferModel(nn.Module):
     def frozen_output(self, x=None, **tokens):
         """The output of the body's part before the cut, for a batch of inputs."""
         if not self.is_image:
-            return self.body(tokens)["sentence_embedding"]
+            return self.features(**tokens)
         x = self._normalised(x)
         return self.body(x) if self.cut_at == "body" else self.body.forward_until(x, self.cut_at)
 

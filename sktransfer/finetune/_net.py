@@ -14,14 +14,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EpochScoring, LRScheduler, PrintLog
+from skorch.callbacks import EpochScoring, PrintLog
 
 from .. import backbones
 from .._utils import resolve_device
+from ..backbones import windows
 from ._head import make_head
 from ._inputs import Samples, augment_batch, augmentation, collate_samples, to_device
 from ._model import TransferModel, add_lora, layer_groups
 from ._prefix import frozen_outputs
+from ._probe import init_head
+from ._schedule import schedule_callbacks
 from ._training import class_weights, early_stopping, validation_split
 
 # What a fine-tuner's backbone may read, tried in this order for an unregistered name.
@@ -33,9 +36,10 @@ class _TransferNet:
 
     Parameters
     ----------
-    backbone, weights, image_size, max_seq_length, hidden, dropout, activation,
-    validation, patience, schedule, augment, precision, cache, random_state, class_weight
-        The estimator's parameters, checked.
+    backbone, weights, image_size, max_seq_length, long_texts, head_init, hidden, dropout,
+    activation, validation, patience, schedule, augment, precision, cache, random_state,
+    class_weight
+        The estimator's parameters, checked, "auto" ones resolved.
     freeze : Freeze
         The parsed freeze strategy.
     backbone_lr : float
@@ -43,6 +47,10 @@ class _TransferNet:
     **kwargs
         skorch's own parameters (``lr``, ``max_epochs``, ``optimizer__...``).
     """
+
+    # What models saved before these parameters existed did.
+    long_texts = "truncate"
+    head_init = "random"
 
     def __init__(
         self,
@@ -53,6 +61,8 @@ class _TransferNet:
         max_seq_length,
         freeze,
         hidden,
+        long_texts="truncate",
+        head_init="random",
         dropout,
         activation,
         backbone_lr,
@@ -71,6 +81,8 @@ class _TransferNet:
         self.weights = weights
         self.image_size = image_size
         self.max_seq_length = max_seq_length
+        self.long_texts = long_texts
+        self.head_init = head_init
         self._freeze = freeze
         self.hidden = hidden
         self.dropout = dropout
@@ -96,13 +108,18 @@ class _TransferNet:
                 "(warm_start=False)"
             )
         self._freeze, self.backbone_lr_ = freeze, params["backbone_lr"]
-        for name in ("patience", "schedule", "augment", "precision", "validation", "cache"):
+        names = "patience", "schedule", "augment", "precision", "validation", "cache"
+        for name in (*names, "long_texts"):
             setattr(self, name, params[name])
         self.set_params(**{k: params[k] for k in ("lr", "max_epochs", "batch_size", "verbose")})
         self.initialize_callbacks()  # patience, schedule and validation choose them
 
-    def prepare(self, *, modality, preprocessing, y, classes=None, n_outputs=None):
-        """Set what the data says before a fit: its modality, image preprocessing and targets."""
+    def prepare(self, *, modality, preprocessing, y, classes=None, n_outputs=None, probe=False):
+        """Set what the data says before a fit: its modality, image preprocessing and targets.
+
+        ``probe`` starts the head as a linear probe in this fit (a fresh one).
+        """
+        self._probe_pending = probe
         self.modality_ = modality
         self.preprocessing_ = preprocessing
         self._fit_targets = y  # for the loss weights, when the criterion is made
@@ -123,14 +140,31 @@ class _TransferNet:
             The checked targets.
         """
 
-    def fit_loop(self, X, y=None, **fit_params):
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # Where the frozen part's outputs are the same in every epoch, they are
         # computed once and the rest of the network trains on them.
         outputs = frozen_outputs(self, X)
+        data = X if outputs is None else outputs
+        epochs = self.max_epochs if epochs is None else epochs
+        # One split for the probe and the epochs: the probe never sees validation samples.
+        self._split = self.get_split_datasets(data, y)
         try:
-            return super().fit_loop(X if outputs is None else outputs, y, **fit_params)
+            if getattr(self, "_probe_pending", False):
+                self.probe_ = init_head(self, self._split[0])
+                # An epoch that only measures the probe, so early stopping can return it.
+                self._probe_epoch, epochs = True, epochs + 1
+            return super().fit_loop(data, y, epochs=epochs, **fit_params)
         finally:
             self.module_.cut_at = None
+            self._split, self._probe_pending, self._probe_epoch = None, False, False
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if training and getattr(self, "_probe_epoch", False):
+            # The probe's epoch: its training loss is measured, nothing trains.
+            self._probe_epoch = False
+            step_fn = self.validation_step
+            training = False
+        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
 
     def initialize_module(self):
         # Build the backbone, put the head on, and apply ``freeze``.
@@ -181,7 +215,9 @@ class _TransferNet:
         return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        # Hold out ``validation`` of the samples (stratified for a classifier).
+        # Hold out ``validation`` of the samples (stratified for a classifier), once per fit.
+        if getattr(self, "_split", None) is not None:
+            return self._split
         y = np.asarray(y).ravel() if self._classifier else np.asarray(y)
         split = validation_split(
             self.validation, y, classifier=self._classifier,
@@ -200,13 +236,7 @@ class _TransferNet:
             scoring = EpochScoring(accuracy, name="valid_acc", lower_is_better=False)
             callbacks.append(("valid_acc", scoring))
         callbacks += early_stopping(self.patience, self.validation)
-        if self.schedule == "plateau":
-            monitor = "valid_loss" if self.validation is not None else "train_loss"
-            policy = LRScheduler(policy="ReduceLROnPlateau", monitor=monitor)
-            callbacks.append(("lr_scheduler", policy))
-        elif self.schedule == "cosine":
-            policy = LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs)
-            callbacks.append(("lr_scheduler", policy))
+        callbacks += schedule_callbacks(self.schedule, self.validation)
         return [*callbacks, ("print_log", PrintLog(keys_ignored=["trainable_groups"]))]
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
@@ -245,8 +275,10 @@ class _TransferNet:
             Passed on to skorch.
         """
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        if getattr(self, "_probe_epoch", False):
+            self.history.record("probe", True)
         if self._freeze.kind != "lora":
-            epoch = len(self.history) - 1
+            epoch = sum(1 for row in self.history[:-1] if not row.get("probe"))
             n_last = self._freeze.trainable(len(self.module_.groups), epoch)
             self.module_.set_trainable(n_last, everything=self._freeze.kind == "none")
         self.history.record("trainable_groups", self.module_.trainable_groups())
@@ -272,8 +304,13 @@ class _TransferNet:
     def model_inputs(self, x):
         """A batch as the module takes it (texts tokenised), on the device."""
         if self.modality_ == "text" and not isinstance(x, dict):
-            tokens = self.module_.body.preprocess(list(x))
-            x = {k: v for k, v in tokens.items() if isinstance(v, torch.Tensor)}
+            body = self.module_.body
+            if self.long_texts == "windows":  # every window of every text, and whose it is
+                rows, text_index = windows.windows(body, list(x))
+                x = {**windows.batch(body, rows), "text_index": torch.tensor(text_index)}
+            else:
+                tokens = body.preprocess(list(x))
+                x = {k: v for k, v in tokens.items() if isinstance(v, torch.Tensor)}
         return to_device(x, torch.device(self.device))
 
     def infer(self, x, **fit_params):
@@ -291,7 +328,8 @@ class _TransferNet:
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_fit_targets", None)
+        for name in ("_fit_targets", "_split", "_probe_pending", "_probe_epoch"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state):

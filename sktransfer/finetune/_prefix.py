@@ -125,6 +125,7 @@ def _description(net, shape):
         "shape": list(shape),
         "preprocessing": repr(net.preprocessing_),
         "max_seq_length": net.max_seq_length,
+        "long_texts": getattr(net, "long_texts", "truncate"),
         "precision": net.precision,
         "model_digest": weights_digest(net.module_.body),
     }

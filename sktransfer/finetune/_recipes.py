@@ -1,0 +1,57 @@
+"""The fine-tuners' defaults per modality: one recipe for CNNs on images, one for text transformers.
+
+A parameter left at ``"auto"`` takes its value from the recipe of what the
+backbone reads. The values were chosen on data kept apart from every test set
+(``benchmarks/bench_finetune.py --dev``) and are tabled in README ("Fine-tuning
+recipes"); ``recipe_`` on a fitted fine-tuner says what it used.
+
+Transformers are fine-tuned with AdamW at a rate of a few 1e-5 on the body,
+warmed up then decayed, as Hugging Face's ``Trainer`` and SetFit do; CNNs take
+a body rate ten times below the head's. Both start the head as a linear probe
+(``head_init="probe"``), so the body's first steps follow a head that already
+fits.
+"""
+
+from __future__ import annotations
+
+AUTO = "auto"
+
+RECIPES = {
+    "image": {
+        "freeze": "last:2",
+        "lr": 1e-3,
+        "backbone_lr": 1e-4,
+        "schedule": "warmup_cosine",
+        "max_epochs": 10,
+        "batch_size": 32,
+        "head_init": "probe",
+    },
+    "text": {
+        "freeze": "none",
+        "lr": 1e-3,
+        "backbone_lr": 5e-5,
+        "schedule": "warmup_cosine",
+        "max_epochs": 8,
+        "batch_size": 16,
+        "head_init": "probe",
+    },
+}
+
+
+def with_recipe(params, modality):
+    """``params`` with every ``"auto"`` value replaced by ``modality``'s recipe.
+
+    Returns
+    -------
+    params : dict
+        A copy.
+    used : dict
+        The recipe's parameters and the values they took (the given ones
+        where they were not "auto").
+    """
+    recipe = RECIPES[modality]
+    done = dict(params)
+    for name, value in recipe.items():
+        if isinstance(done.get(name), str) and done[name] == AUTO:
+            done[name] = value
+    return done, {name: done[name] for name in recipe}
