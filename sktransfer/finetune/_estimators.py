@@ -49,7 +49,8 @@ _PARAMETERS = """
         to output): "auto" (the recipe's, see below); "none" (all);
         "backbone" (only the new head); "last:K" or K (the last K groups);
         "progressive" or "progressive:E" (the head alone for E epochs,
-        default 1, then one more group every E epochs, from the top); "lora" or "lora:R" (rank-R LoRA adapters, default 8, on
+        default 1, then one more group every E epochs, from the top);
+        "lora" or "lora:R" (rank-R LoRA adapters, default 8, on
         the backbone's linear and dense convolution layers, through PEFT;
         everything else frozen). Frozen layers run in eval mode (no dropout),
         and BatchNorm layers whose own parameters are frozen too: their
@@ -248,7 +249,8 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         super().__init__(
             backbone, weights=weights, image_size=image_size, max_seq_length=max_seq_length,
             long_texts=long_texts, freeze=freeze, head_init=head_init, hidden=hidden,
-            dropout=dropout, activation=activation, lr=lr, backbone_lr=backbone_lr, optimizer=optimizer, max_epochs=max_epochs,
+            dropout=dropout, activation=activation, lr=lr, backbone_lr=backbone_lr,
+            optimizer=optimizer, max_epochs=max_epochs,
             batch_size=batch_size, validation=validation, patience=patience, schedule=schedule,
             augment=augment, device=device, precision=precision, cache=cache,
             random_state=random_state, callbacks=callbacks, warm_start=warm_start,
