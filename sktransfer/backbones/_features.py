@@ -26,9 +26,11 @@ class ImageFeatures(nn.Module):
     pooling : {"auto", "avg", "max", "flatten", "cls"}
         "auto" is the backbone's own ``forward_head`` (what its classifier
         received) for the last layer, and "avg" for an intermediate ``layer``.
-    layer : str, optional
+    layer : str or list of str, optional
         A layer group or a dotted module path whose output is taken instead of
-        the last one; the forward pass stops there.
+        the last one; the forward pass stops there. Several layers: each one's
+        output is pooled, and the vectors are concatenated in the order given
+        (the pass stops after the last one it needs).
 
     Attributes
     ----------
@@ -51,14 +53,16 @@ class ImageFeatures(nn.Module):
     def __init__(self, backbone, pooling="auto", layer=None):
         super().__init__()
         self.backbone = backbone
-        self.layer = layer
-        if layer is not None:
+        self.layer = list(layer) if isinstance(layer, (list, tuple)) else layer
+        if layer is not None and not self._layers():
+            raise ValueError("layer must name at least one layer; None takes the last one")
+        for name in self._layers():
             try:
-                backbone.layer_module(layer)
+                backbone.layer_module(name)
             except AttributeError:
                 groups = list(backbone.layer_groups())
                 raise ValueError(
-                    f"the backbone has no layer {layer!r}; its layer groups are {groups} "
+                    f"the backbone has no layer {name!r}; its layer groups are {groups} "
                     "(a dotted module path, e.g. a block inside one, also works)"
                 ) from None
         if pooling == "auto":
@@ -68,8 +72,14 @@ class ImageFeatures(nn.Module):
     def forward(self, x):
         if self.pooling == "pre_logits":
             return self.backbone(x)
-        out = self.backbone.forward_features(x) if self.layer is None else self._until_layer(x)
-        return self._pooled(out)
+        if self.layer is None:
+            return self._pooled(self.backbone.forward_features(x))
+        return torch.cat([self._pooled(out) for out in self._until_layers(x)], dim=1)
+
+    def _layers(self):
+        if self.layer is None:
+            return []
+        return self.layer if isinstance(self.layer, list) else [self.layer]
 
     def _pooled(self, out):
         if self.pooling == "pre_logits":
@@ -188,28 +198,39 @@ class ImageFeatures(nn.Module):
             x = stage(x)
         return self._pooled(x)
 
-    def _until_layer(self, x):
-        """The output of ``layer``: a forward hook captures it and ends the pass early.
+    def _until_layers(self, x):
+        """The outputs of the ``layer`` modules: forward hooks capture them, and the
+        pass ends once all are captured.
 
         The whole forward pass runs up to there, so the layers of ``forward_head``
         (a "pre_logits" group) can be taken too.
         """
-        captured = []
+        names = self._layers()
+        captured = {}
 
-        def hook(module, inputs, output):
-            captured.append(output)
-            raise _StopForward
+        def capture(name):
+            def hook(module, inputs, output):
+                captured.setdefault(name, output)
+                if len(captured) == len(names):
+                    raise _StopForward
 
-        handle = self.backbone.layer_module(self.layer).register_forward_hook(hook)
+            return hook
+
+        handles = [
+            self.backbone.layer_module(name).register_forward_hook(capture(name))
+            for name in dict.fromkeys(names)
+        ]
         try:
             self.backbone(x)
         except _StopForward:
             pass
         finally:
-            handle.remove()
-        if not captured:
+            for handle in handles:
+                handle.remove()
+        missing = [name for name in names if name not in captured]
+        if missing:
             raise ValueError(
-                f"layer {self.layer!r} is not used in the backbone's forward pass; "
+                f"layer {missing[0]!r} is not used in the backbone's forward pass; "
                 f"its layer groups are {list(self.backbone.layer_groups())}"
             )
-        return captured[0]
+        return [captured[name] for name in names]

@@ -44,10 +44,14 @@ class ImageEncoder(BaseEncoder):
         flattened; for vision transformers (tokens) "cls" takes the class
         token, "avg" and "max" pool the patch tokens. With a ``layer``,
         "auto" is "avg".
-    layer : str, optional
+    layer : str or list of str, optional
         Take the output of this module instead of the last one: a layer group
         (``spec.layer_groups``, e.g. "layer3" for a ResNet) or a dotted module
-        path (e.g. "layer3.1"). The network stops there.
+        path (e.g. "layer3.1"). The network stops there. A list takes several
+        and concatenates their pooled outputs, in its order: lower layers
+        (edges, textures) often transfer better to images far from the
+        pre-training data, such as greyscale Fashion-MNIST, and the last
+        layer can stay among them.
     image_size : int, optional
         Run the backbone on ``image_size x image_size`` images instead of its
         own input size: each image is resized in proportion (its shorter side
@@ -114,12 +118,15 @@ class ImageEncoder(BaseEncoder):
     (4, 512)
     >>> ImageEncoder("resnet18", weights=None, layer="layer2").fit(images).n_features_out_
     128
+    >>> layers = ImageEncoder("resnet18", weights=None, layer=["layer2", "layer4"])
+    >>> layers.fit(images).n_features_out_
+    640
     """
 
     _parameter_constraints = {
         "weights": [Options("default"), NONE, PATH],
         "pooling": [Options(*POOLINGS)],
-        "layer": [NONE, InstanceOf(str, "a layer name")],
+        "layer": [NONE, InstanceOf((str, list, tuple), "a layer name or a list of them")],
         "image_size": [NONE, Interval(int, 8)],
         "batch_size": [Options("auto"), Interval(int, 1)],
         "device": [Device()],
@@ -163,7 +170,10 @@ class ImageEncoder(BaseEncoder):
         if not isinstance(self.backbone, shareable) or self.weights is None:
             return None
         params = ("backbone", "weights", "pooling", "layer", "image_size")
-        return tuple((k, getattr(self, k)) for k in params)
+        value = {k: getattr(self, k) for k in params}
+        if isinstance(value["layer"], (list, tuple)):  # a key must be hashable
+            value["layer"] = tuple(value["layer"])
+        return tuple(value.items())
 
     def _load(self):
         import torch

@@ -383,3 +383,25 @@ def test_on_a_gpu_features_match_the_cpu(small_state, image_files, rgb_images):
     mixed = [*image_files[:3], rgb_images[3][:20]]  # two sizes: resized on the workers
     for X in (rgb_images, image_files, mixed):
         np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=2e-2, atol=2e-2)
+
+
+def test_several_layers_are_pooled_and_concatenated_in_order():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    one = {
+        name: ImageEncoder("efficientnet_lite0", layer=name, device="cpu").fit().transform(images)
+        for name in ("blocks.1", "blocks.3", "blocks.5")
+    }
+    both = ImageEncoder("efficientnet_lite0", layer=["blocks.3", "blocks.1"], device="cpu").fit()
+    np.testing.assert_allclose(
+        both.transform(images), np.hstack([one["blocks.3"], one["blocks.1"]]), rtol=1e-5, atol=1e-6
+    )
+    assert both.n_features_out_ == one["blocks.3"].shape[1] + one["blocks.1"].shape[1]
+    last = ImageEncoder("efficientnet_lite0", layer=["blocks.1", "blocks.5"], device="cpu").fit()
+    np.testing.assert_allclose(
+        last.transform(images)[:, one["blocks.1"].shape[1] :], one["blocks.5"], rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="no layer 'blocks.9'"):
+        ImageEncoder("efficientnet_lite0", layer=["blocks.1", "blocks.9"], device="cpu").fit()
+    with pytest.raises(ValueError, match="at least one layer"):
+        ImageEncoder("efficientnet_lite0", layer=[], device="cpu").fit()
