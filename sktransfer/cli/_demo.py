@@ -38,11 +38,16 @@ fashion_mnist:
       - ImageEncoder: {image_size: 112, cache: CACHE}
       - StandardScaler
       - LogisticRegression: {C: 0.05, max_iter: 500}
-  EfficientNet-Lite0 fine-tuned (last block):
+  EfficientNet-Lite0 probe, three blocks + LogisticRegression:
     transfer: true
     pipeline:
-      - FineTuneClassifier: {freeze: "last:1", image_size: 112, lr: 0.001, hidden: [128],
-                             dropout: 0.2, validation: null, cache: CACHE,
+      - ImageEncoder: {image_size: 112, layer: [blocks.2, blocks.4, blocks.5], cache: CACHE}
+      - StandardScaler
+      - LogisticRegression: {C: 0.05, max_iter: 500}
+  EfficientNet-Lite0 LP-FT (image recipe):
+    transfer: true
+    pipeline:
+      - FineTuneClassifier: {image_size: 112, validation: null, cache: CACHE,
                              max_epochs: EPOCHS_TUNE, random_state: 0}
 bbc_news:
   TF-IDF + LogisticRegression:
@@ -54,12 +59,12 @@ bbc_news:
       - WordVectorEncoder: {cache: CACHE}
       - StandardScaler
       - LogisticRegression: {C: 0.1, max_iter: 500}
-  MiniLM probe + LogisticRegression:
+  MiniLM probe, whole articles + LogisticRegression:
     transfer: true
     pipeline:
-      - SentenceEncoder: {max_seq_length: 128, cache: CACHE}
+      - SentenceEncoder: {long_texts: windows, cache: CACHE}
       - LogisticRegression: {C: 10.0, max_iter: 500}
-  MiniLM fine-tuned (last two layers):
+  MiniLM LP-FT (last two layers, first 128 tokens):
     transfer: true
     pipeline:
       - FineTuneClassifier: {backbone: all-MiniLM-L6-v2, freeze: "last:2", max_seq_length: 128,

@@ -60,7 +60,7 @@ _PARAMETERS = """
         How the new head starts. "probe" (LP-FT: linear probing, then
         fine-tuning) first fits it as a linear probe on the features the body
         gives before any training, on the training samples only (scikit-learn's
-        ``StandardScaler`` and ``LogisticRegressionCV``, C among 0.001 to 10 by
+        ``LogisticRegression`` on the unscaled features, C among 0.001 to 10 by
         cross-validation on the log-loss; ``RidgeCV`` for a regressor), then
         fine-tunes from there. The probe gets an epoch of its own in
         ``history_`` (the first, ``"probe": True``), in which nothing trains:
