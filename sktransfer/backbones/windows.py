@@ -17,8 +17,6 @@ tokens; a fast tokenizer is needed.
 
 from __future__ import annotations
 
-import torch
-
 LONG_TEXTS = ("truncate", "windows")
 
 
@@ -116,6 +114,7 @@ def embed(model, texts, *, batch_size, device, show_progress_bar=False):
     -------
     torch.Tensor of shape (len(texts), D), float32, on the CPU
     """
+    import torch
     from tqdm.auto import tqdm
 
     rows, text_index = windows(model, texts)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from .._checks import BOOLEAN, CACHE, NONE, Device, InstanceOf, Interval, Options, check_texts
 from .._utils import resolve_device
 from ..backbones import windows
@@ -218,6 +216,8 @@ class SentenceEncoder(TextEncoder):
                 show_progress_bar=bool(self.verbose),
             )  # fmt: skip
             if self.normalize:
+                import torch
+
                 vectors = torch.nn.functional.normalize(vectors, dim=1)
             return vectors.numpy()
         kwargs = {} if self.prompt is None else {"prompt": self.prompt}

@@ -67,9 +67,11 @@ _PARAMETERS = """
         with ``patience`` the best epoch may be the probe itself, so the model
         returned is never worse than the probe on the validation loss. Needs a
         linear head (``hidden=()``). "random" starts from a random head. "auto"
-        is "probe" for a linear head, else "random".
-    batchnorm : {"eval", "train"}, default="eval"
-        What the backbone's BatchNorm layers do while they train. "eval"
+        is "probe" for a linear head on pre-trained weights, else "random".
+    batchnorm : {"auto", "eval", "train"}, default="auto"
+        What the backbone's BatchNorm layers do while they train. "auto" is
+        "eval" with pre-trained weights and "train" from scratch
+        (``weights=None``). "eval"
         keeps normalising with their pre-trained running statistics and trains
         only their scale and shift, as Keras advises for fine-tuning: with
         few samples, or images unlike the pre-training ones, the statistics of
@@ -233,7 +235,7 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         long_texts="truncate",
         freeze="auto",
         head_init="auto",
-        batchnorm="eval",
+        batchnorm="auto",
         hidden=(),
         dropout=0.0,
         activation="relu",

@@ -66,7 +66,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         "long_texts": [Options(*LONG_TEXTS)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
         "head_init": [Options(AUTO, "probe", "random")],
-        "batchnorm": [Options("eval", "train")],
+        "batchnorm": [Options(AUTO, "eval", "train")],
         "lr": [Options(AUTO), Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
         "optimizer": [CALLABLE],
@@ -92,7 +92,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         long_texts="truncate",
         freeze="auto",
         head_init="auto",
-        batchnorm="eval",
+        batchnorm="auto",
         hidden=(),
         dropout=0.0,
         activation="relu",
@@ -213,8 +213,11 @@ class FineTuner(RoutedParams, BaseEstimator):
 
         Sets ``recipe_``, the values the recipe's parameters took.
         """
-        if params["head_init"] == AUTO and params["hidden"]:
-            params = {**params, "head_init": "random"}  # a probe is a linear head
+        params = dict(params)
+        if params["head_init"] == AUTO and (params["hidden"] or params["weights"] is None):
+            params["head_init"] = "random"  # a probe is a linear head, on learnt features
+        if params["batchnorm"] == AUTO:  # from scratch, BatchNorm must learn its statistics
+            params["batchnorm"] = "train" if params["weights"] is None else "eval"
         params, self.recipe_ = with_recipe(params, modality)
         params["freeze"] = Freeze.parse(params["freeze"])
         params["backbone_lr"] = backbone_rate(params["backbone_lr"], params["lr"])

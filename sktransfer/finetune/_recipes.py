@@ -1,9 +1,9 @@
 """The fine-tuners' defaults per modality: one recipe for CNNs on images, one for text transformers.
 
 A parameter left at ``"auto"`` takes its value from the recipe of what the
-backbone reads. The values were chosen on data kept apart from every test set
-(``benchmarks/bench_finetune.py --dev``) and are tabled in README ("Fine-tuning
-recipes"); ``recipe_`` on a fitted fine-tuner says what it used.
+backbone reads. The values follow common practice (below), not a search on
+any data set; they are tabled in README ("Fine-tuning recipes"), and
+``recipe_`` on a fitted fine-tuner says what it used.
 
 Transformers are fine-tuned with AdamW at a rate of a few 1e-5 on the body,
 warmed up then decayed, as Hugging Face's ``Trainer`` and SetFit do; CNNs take
