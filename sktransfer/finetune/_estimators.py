@@ -33,6 +33,13 @@ _PARAMETERS = """
         transformers only their own. A warm start may change it (progressive
         resizing). Images only: a text backbone with an ``image_size`` raises
         ValueError in ``fit``.
+    layer : str or list of str, optional
+        Images only: what the head reads, as for
+        :class:`~sktransfer.ImageEncoder`: the pooled output of a layer group
+        or module, or of several, concatenated (lower layers can transfer
+        better to images unlike the pre-training ones). The body runs up to
+        the last one; groups after it get no gradient. With "last:K" the
+        frozen part is then not computed once (only with "backbone").
     max_seq_length : int, optional
         Texts only: the tokens of each text the model reads, the rest cut off
         (None keeps the model's own limit, 256 for all-MiniLM-L6-v2). Shorter
@@ -231,6 +238,7 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         *,
         weights="default",
         image_size=None,
+        layer=None,
         max_seq_length=None,
         long_texts="truncate",
         freeze="auto",
@@ -259,7 +267,8 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         **kwargs,
     ):
         super().__init__(
-            backbone, weights=weights, image_size=image_size, max_seq_length=max_seq_length,
+            backbone, weights=weights, image_size=image_size, layer=layer,
+            max_seq_length=max_seq_length,
             long_texts=long_texts, freeze=freeze, head_init=head_init, batchnorm=batchnorm,
             hidden=hidden,
             dropout=dropout, activation=activation, lr=lr, backbone_lr=backbone_lr,

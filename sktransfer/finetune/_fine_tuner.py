@@ -62,6 +62,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         **TRAINING_CONSTRAINTS,
         "weights": [Options("default"), NONE, PATH],
         "image_size": [NONE, Interval(int, 8)],
+        "layer": [NONE, InstanceOf((str, list, tuple), "a layer name or a list of them")],
         "max_seq_length": [NONE, Interval(int, 1)],
         "long_texts": [Options(*LONG_TEXTS)],
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
@@ -88,6 +89,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         *,
         weights="default",
         image_size=None,
+        layer=None,
         max_seq_length=None,
         long_texts="truncate",
         freeze="auto",
@@ -117,6 +119,7 @@ class FineTuner(RoutedParams, BaseEstimator):
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
+        self.layer = layer
         self.max_seq_length = max_seq_length
         self.long_texts = long_texts
         self.freeze = freeze
@@ -171,6 +174,7 @@ class FineTuner(RoutedParams, BaseEstimator):
             "backbone": self.backbone,
             "weights": self.weights,
             "image_size": self.image_size,
+            "layer": self.layer,
             "max_seq_length": self.max_seq_length,
             "long_texts": self.long_texts,
             "freeze": self.freeze,
@@ -234,7 +238,11 @@ class FineTuner(RoutedParams, BaseEstimator):
         """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew."""
         spec = backbones.resolve(self.backbone, modality=MODALITIES)
         modality = spec.modality if reset else self.modality_
-        for name, reader in (("image_size", "image"), ("max_seq_length", "text")):
+        for name, reader in (
+            ("image_size", "image"),
+            ("layer", "image"),
+            ("max_seq_length", "text"),
+        ):
             if modality != reader and getattr(self, name) is not None:
                 raise ValueError(
                     f"{name} is for {reader} backbones; {spec.name!r} reads {modality}: "
@@ -390,7 +398,10 @@ class FineTuner(RoutedParams, BaseEstimator):
 
     def __setstate__(self, state):
         # Parameters added since: the values that give the model's old behaviour.
-        old = (("long_texts", "truncate"), ("head_init", "random"), ("batchnorm", "train"))
+        old = (
+            ("long_texts", "truncate"), ("head_init", "random"), ("batchnorm", "train"),
+            ("layer", None),
+        )  # fmt: skip
         for name, value in old:
             state.setdefault(name, value)
         if "net_" in state or "module_" not in state and "initialized_" not in state:

@@ -36,7 +36,7 @@ class _TransferNet:
 
     Parameters
     ----------
-    backbone, weights, image_size, max_seq_length, long_texts, head_init, batchnorm, hidden,
+    backbone, weights, image_size, layer, max_seq_length, long_texts, head_init, batchnorm, hidden,
     dropout,
     activation, validation, patience, schedule, augment, precision, cache, random_state,
     class_weight
@@ -53,6 +53,7 @@ class _TransferNet:
     long_texts = "truncate"
     head_init = "random"
     batchnorm = "train"
+    layer = None
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class _TransferNet:
         image_size,
         max_seq_length,
         freeze,
+        layer=None,
         hidden,
         long_texts="truncate",
         head_init="random",
@@ -83,6 +85,7 @@ class _TransferNet:
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
+        self.layer = layer
         self.max_seq_length = max_seq_length
         self.long_texts = long_texts
         self.head_init = head_init
@@ -175,7 +178,8 @@ class _TransferNet:
         spec = backbones.resolve(self.backbone, modality=MODALITIES)
         body = spec.load(self.weights)
         if spec.modality == "image":
-            body = backbones.ImageFeatures(body).to(memory_format=torch.channels_last)
+            body = backbones.ImageFeatures(body, layer=self.layer)
+            body = body.to(memory_format=torch.channels_last)
             n_features = body.feature_size(
                 self.preprocessing_.input_size, image_size=self.image_size, backbone=spec.name
             )

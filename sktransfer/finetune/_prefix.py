@@ -122,6 +122,7 @@ def _description(net, shape):
         "n_features": math.prod(shape),
         "backbone": source_name(net.backbone),
         "cut": str(net.module_.cut_at),
+        "layer": repr(getattr(net, "layer", None)),
         "shape": list(shape),
         "preprocessing": repr(net.preprocessing_),
         "max_seq_length": net.max_seq_length,

@@ -166,3 +166,17 @@ def test_warmup_cosine_rises_then_decays_step_by_step(three_classes):
     assert peak == 2  # the first tenth of 36 steps warms up: 3 steps
     assert np.all(np.diff(head[: peak + 1]) > 0) and np.all(np.diff(head[peak:]) <= 0)
     assert head[peak] == pytest.approx(1e-2) and head[-1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_head_can_read_several_layers_as_the_encoder_does(three_classes):
+    from sktransfer import ImageEncoder
+
+    X, y = three_classes
+    layers = ["stage1", "stage2"]
+    seen = BeforeTraining(X)
+    model = tiny(layer=layers, freeze="backbone", callbacks=[seen]).fit(X, y)
+    assert model.module_.head[-1].in_features == 16 + 32
+    encoded = ImageEncoder(TINY, layer=layers, device="cpu").fit().transform(X)
+    np.testing.assert_allclose(seen.features, encoded, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="layer is for image backbones"):
+        FineTuneClassifier("all-MiniLM-L6-v2", layer="x", validation=None).fit(["a", "b"], [0, 1])
