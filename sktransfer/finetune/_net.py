@@ -36,10 +36,9 @@ class _TransferNet:
 
     Parameters
     ----------
-    backbone, weights, image_size, layer, max_seq_length, long_texts, head_init, batchnorm, hidden,
-    dropout,
-    activation, validation, patience, schedule, augment, precision, cache, random_state,
-    class_weight
+    backbone, weights, image_size, layer, max_seq_length, long_texts, head_init, batchnorm,
+    hidden, dropout, activation, validation, patience, schedule, augment, precision, cache,
+    random_state, class_weight
         The estimator's parameters, checked, "auto" ones resolved.
     freeze : Freeze
         The parsed freeze strategy.
@@ -63,11 +62,7 @@ class _TransferNet:
         image_size,
         max_seq_length,
         freeze,
-        layer=None,
         hidden,
-        long_texts="truncate",
-        head_init="random",
-        batchnorm="train",
         dropout,
         activation,
         backbone_lr,
@@ -79,6 +74,10 @@ class _TransferNet:
         cache,
         random_state,
         class_weight=None,
+        layer=None,
+        long_texts="truncate",
+        head_init="random",
+        batchnorm="train",
         **kwargs,
     ):
         super().__init__(module=TransferModel, train_split=None, **kwargs)
