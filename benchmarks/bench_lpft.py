@@ -18,7 +18,8 @@ Contenders (``--contenders``, all by default):
   its C chosen by 3-fold cross-validation on the labelled draw), ``probe-layers``
   (the same on three blocks' pooled outputs, ``layer=[...]``), ``ft`` (the
   fine-tuner's recipe with a random head, ``head_init="random"``), ``lpft``
-  (the recipe as it is: LP-FT);
+  (the recipe as it is: LP-FT), ``lpft-layers`` (LP-FT whose head reads the
+  three blocks);
 - texts: ``tfidf``, ``glove`` (GloVe mean), ``probe`` (MiniLM, whole articles as
   windows, logistic regression with C by cross-validation), ``ft`` and ``lpft``
   (MiniLM fine-tuned, whole articles, the text recipe, random or probe head);
@@ -73,6 +74,9 @@ CONTENDERS = {
                                                     "validation": None, "random_state": 0}}]},
         "lpft": {"pipeline": [{"FineTuneClassifier": {"image_size": 112, "validation": None,
                                                       "random_state": 0}}]},
+        "lpft-layers": {"pipeline": [{"FineTuneClassifier": {
+            "image_size": 112, "layer": ["blocks.2", "blocks.4", "blocks.5"], "validation": None,
+            "random_state": 0}}]},
     },
     "bbc_news": {
         "tfidf": {

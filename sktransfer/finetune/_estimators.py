@@ -127,7 +127,7 @@ _PARAMETERS = """
         recipe of the backbone's modality (README, "Fine-tuning recipes";
         ``recipe_`` says what was used). Images (CNNs): "last:2", "probe",
         1e-3, 1e-4, 10 epochs, batch 32, "warmup_cosine". Texts
-        (transformers): "none", "probe", 1e-3, 5e-5, 8 epochs, batch 16,
+        (transformers): "last:2", "probe", 1e-3, 5e-5, 4 epochs, batch 16,
         "warmup_cosine".
     augment : {"none", "light", "strong"} or callable, default="none"
         Image augmentation, applied to training batches only, never when
