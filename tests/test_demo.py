@@ -16,7 +16,7 @@ def result(contender, accuracy, transfer, per_class=10, dataset="fashion_mnist")
 
 
 def test_every_contender_is_a_valid_spec():
-    options = {"EPOCHS_SCRATCH": 1, "EPOCHS_TUNE": 1, "EPOCHS_TEXT": 1, "CACHE": "cache"}
+    options = {"EPOCHS_SCRATCH": 1, "CACHE": "cache"}
     for dataset, contenders in CONTENDERS.items():
         for name, contender in contenders.items():
             data = {"dataset": dataset, "per_class": 4}

@@ -217,19 +217,9 @@ class FineTuner(RoutedParams, BaseEstimator):
 
         Sets ``recipe_``, the values the recipe's parameters took.
         """
-        params = dict(params)
-        if params["head_init"] == AUTO and (params["hidden"] or params["weights"] is None):
-            params["head_init"] = "random"  # a probe is a linear head, on learnt features
-        if params["batchnorm"] == AUTO:  # from scratch, BatchNorm must learn its statistics
-            params["batchnorm"] = "train" if params["weights"] is None else "eval"
         params, self.recipe_ = with_recipe(params, modality)
         params["freeze"] = Freeze.parse(params["freeze"])
         params["backbone_lr"] = backbone_rate(params["backbone_lr"], params["lr"])
-        if modality != "text" and self.long_texts != "truncate":
-            raise ValueError(
-                f"long_texts is for text backbones; this one reads {modality}: leave "
-                f"long_texts='truncate' (got {self.long_texts!r})"
-            )
         return params
 
     # -- data ----------------------------------------------------------------------------
@@ -238,15 +228,16 @@ class FineTuner(RoutedParams, BaseEstimator):
         """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew."""
         spec = backbones.resolve(self.backbone, modality=MODALITIES)
         modality = spec.modality if reset else self.modality_
-        for name, reader in (
-            ("image_size", "image"),
-            ("layer", "image"),
-            ("max_seq_length", "text"),
+        for name, reader, unset in (
+            ("image_size", "image", None),
+            ("layer", "image", None),
+            ("max_seq_length", "text", None),
+            ("long_texts", "text", "truncate"),
         ):
-            if modality != reader and getattr(self, name) is not None:
+            if modality != reader and getattr(self, name) != unset:
                 raise ValueError(
                     f"{name} is for {reader} backbones; {spec.name!r} reads {modality}: "
-                    f"leave {name}=None (got {getattr(self, name)})"
+                    f"leave {name}={unset!r} (got {getattr(self, name)!r})"
                 )
         # Set in every fit: a warm start may train at another size (progressive resizing).
         preprocessing = (

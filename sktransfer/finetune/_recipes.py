@@ -43,6 +43,11 @@ RECIPES = {
 def with_recipe(params, modality):
     """``params`` with every ``"auto"`` value replaced by ``modality``'s recipe.
 
+    Two follow the weights rather than the modality: from scratch
+    (``weights=None``), or with hidden layers, the head starts at random (a
+    probe is a linear head on learnt features), and from scratch BatchNorm
+    layers learn their statistics (``batchnorm="train"``; "eval" otherwise).
+
     Returns
     -------
     params : dict
@@ -53,6 +58,10 @@ def with_recipe(params, modality):
     """
     recipe = RECIPES[modality]
     done = dict(params)
+    if done["head_init"] == AUTO and (done["hidden"] or done["weights"] is None):
+        done["head_init"] = "random"
+    if done["batchnorm"] == AUTO:
+        done["batchnorm"] = "train" if done["weights"] is None else "eval"
     for name, value in recipe.items():
         if isinstance(done.get(name), str) and done[name] == AUTO:
             done[name] = value
