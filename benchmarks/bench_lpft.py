@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -175,11 +176,13 @@ def run_setfit(per_class, seed):
     )  # fmt: skip
     X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     model = SetFitModel.from_pretrained(str(packaged_minilm_dir()))
-    args = TrainingArguments(batch_size=16, num_epochs=1, seed=seed)
     train = Dataset.from_dict({"text": list(X), "label": list(y)})
-    started = time.perf_counter()
-    Trainer(model=model, args=args, train_dataset=train).train()
-    fit_s = time.perf_counter() - started
+    # SetFit's checkpoints (270 MB, pickles among them) go to a folder that is then deleted.
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(output_dir=folder, batch_size=16, num_epochs=1, seed=seed)
+        started = time.perf_counter()
+        Trainer(model=model, args=args, train_dataset=train).train()
+        fit_s = time.perf_counter() - started
     return accuracy_score(y_test, model.predict(list(X_test))), fit_s
 
 

@@ -96,11 +96,11 @@ def pooled(embeddings, text_index, lengths, n_texts):
     -------
     torch.Tensor of shape (n_texts, D)
     """
-    weights = lengths.to(embeddings.dtype).unsqueeze(1)
+    weights = lengths.to(device=embeddings.device, dtype=embeddings.dtype).unsqueeze(1)
     index = text_index.to(embeddings.device)
     total = embeddings.new_zeros(n_texts, embeddings.shape[1])
-    total.index_add_(0, index, embeddings * weights.to(embeddings.device))
-    norm = embeddings.new_zeros(n_texts, 1).index_add_(0, index, weights.to(embeddings.device))
+    total.index_add_(0, index, embeddings * weights)
+    norm = embeddings.new_zeros(n_texts, 1).index_add_(0, index, weights)
     return total / norm
 
 

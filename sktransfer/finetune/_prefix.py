@@ -122,11 +122,11 @@ def _description(net, shape):
         "n_features": math.prod(shape),
         "backbone": source_name(net.backbone),
         "cut": str(net.module_.cut_at),
-        "layer": repr(getattr(net, "layer", None)),
+        "layer": repr(net.layer),
         "shape": list(shape),
         "preprocessing": repr(net.preprocessing_),
         "max_seq_length": net.max_seq_length,
-        "long_texts": getattr(net, "long_texts", "truncate"),
+        "long_texts": net.long_texts,
         "precision": net.precision,
         "model_digest": weights_digest(net.module_.body),
     }

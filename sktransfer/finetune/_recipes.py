@@ -63,6 +63,6 @@ def with_recipe(params, modality):
     if done["batchnorm"] == AUTO:
         done["batchnorm"] = "train" if done["weights"] is None else "eval"
     for name, value in recipe.items():
-        if isinstance(done.get(name), str) and done[name] == AUTO:
+        if done[name] == AUTO:
             done[name] = value
     return done, {name: done[name] for name in recipe}

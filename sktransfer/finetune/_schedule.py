@@ -6,6 +6,8 @@ import math
 
 from skorch.callbacks import Callback, LRScheduler
 
+from ._training import monitored_loss
+
 SCHEDULES = ("plateau", "cosine", "warmup_cosine")
 # The share of the training steps that "warmup_cosine" spends warming up.
 WARMUP = 0.1
@@ -67,7 +69,7 @@ class WarmupCosine(Callback):
 def schedule_callbacks(schedule, validation):
     """The skorch callbacks of ``schedule`` (one of :data:`SCHEDULES`, or None)."""
     if schedule == "plateau":
-        monitor = "valid_loss" if validation is not None else "train_loss"
+        monitor = monitored_loss(validation)
         return [("lr_scheduler", LRScheduler(policy="ReduceLROnPlateau", monitor=monitor))]
     if schedule in ("cosine", "warmup_cosine"):
         warmup = WARMUP if schedule == "warmup_cosine" else 0.0

@@ -95,6 +95,11 @@ def validation_split(validation, y, *, classifier, random_state):
     return ValidSplit(validation, stratified=classifier, random_state=seed)
 
 
+def monitored_loss(validation):
+    """The loss that early stopping and a plateau schedule watch: validation's, or training's."""
+    return "valid_loss" if validation is not None else "train_loss"
+
+
 def early_stopping(patience, validation):
     """skorch's ``EarlyStopping`` on the validation loss (training loss without one).
 
@@ -104,7 +109,7 @@ def early_stopping(patience, validation):
         return []
     from skorch.callbacks import EarlyStopping
 
-    monitor = "valid_loss" if validation is not None else "train_loss"
+    monitor = monitored_loss(validation)
     return [("early_stopping", EarlyStopping(monitor=monitor, patience=patience, load_best=True))]
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from test_fine_tune import FIXED  # the mechanics under test, not the recipe
 from torch import nn
 
 from sktransfer import FineTuneClassifier
@@ -45,16 +46,6 @@ CHAIN = BackboneSpec(
 )
 EPOCHS = 3
 UNCACHED = {"augment": lambda image: image}
-
-# The training these tests were written for: a random head, constant rates.
-FIXED = dict(
-    freeze="backbone",
-    head_init="random",
-    batchnorm="train",
-    lr=1e-3,
-    backbone_lr="0.1x",
-    schedule=None,
-)
 
 
 def chain(**params):
