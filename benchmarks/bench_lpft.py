@@ -191,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--dataset", choices=tuple(CONTENDERS), required=True)
     parser.add_argument("--per-class", type=int, required=True)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="resume a run of draws")
     parser.add_argument("--contenders", default=None, help="comma-separated; default all")
     parser.add_argument("--cache", default="benchmarks/.cache", help="embedding cache folder")
     parser.add_argument("--dev", action="store_true", help="score on held-out labelled samples")
@@ -204,7 +205,7 @@ def main(argv=None):
     print("| --- | ---: | --- | ---: |")
     for name in names:
         scores, times = [], []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             if name == "setfit":
                 score, fit_s = run_setfit(args.per_class, seed)
             elif args.dev:

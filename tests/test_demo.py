@@ -6,7 +6,7 @@ import pytest
 
 from sktransfer import datasets
 from sktransfer.cli import main
-from sktransfer.cli._demo import CONTENDERS, _fill, negative_transfer, table
+from sktransfer.cli._demo import CONTENDERS, _fill, negative_transfer, plan, table
 from sktransfer.spec import build
 
 
@@ -38,6 +38,17 @@ def test_negative_transfer_is_noted_where_a_baseline_matches_transfer():
     assert "'probe' (0.695)" in notes[0] and "Negative transfer" in notes[0]
 
 
+def test_a_lead_within_the_spread_of_the_draws_is_not_called_negative_transfer():
+    notes = negative_transfer(
+        [
+            result("tfidf", [0.925, 0.945], False, dataset="bbc_news"),
+            result("minilm", [0.925, 0.935], True, dataset="bbc_news"),
+        ]
+    )
+    assert len(notes) == 1 and "Negative transfer" not in notes[0]
+    assert "within the spread of the draws (± 0.010): transfer did not pay here" in notes[0]
+
+
 def test_the_table_gives_mean_and_spread_per_size():
     text = table([result("pixels", [0.70, 0.72], False),
                   result("pixels", [0.75, 0.77], False, per_class=100)], draws=2)  # fmt: skip
@@ -54,10 +65,17 @@ def test_the_table_gives_mean_and_spread_per_size():
 def test_the_quick_demo_runs_and_writes_its_reports(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
+    assert printed.startswith("sktransfer demo: 9 fits (1 draw of every contender")
+    times = [float(line.rsplit("(", 1)[1].split(" s)")[0]) for line in printed.splitlines()
+             if line.endswith(" s)")]  # fmt: skip
+    assert len(times) == 9
     assert "Fashion-MNIST images: test accuracy" in printed
     assert "BBC News texts: test accuracy" in printed
     report = json.loads((tmp_path / "demo.json").read_text())
     assert report["mode"] == "quick" and report["draws"] == 1
+    # Each row's own time, printed to the second: their sum is the total within the rounding
+    # (half a second a row); running totals would add up to several times the total.
+    assert sum(times) <= report["seconds"] + 0.5 * len(times)
     assert len(report["results"]) == sum(len(c) for c in CONTENDERS.values())
     for row in report["results"]:
         assert len(row["accuracy"]) == 1
@@ -66,3 +84,11 @@ def test_the_quick_demo_runs_and_writes_its_reports(tmp_path, capsys):
         assert chance + 0.15 < row["accuracy"][0] <= 1.0, row
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
     assert "accuracy against labels per class" in (tmp_path / "demo.md").read_text()
+
+
+def test_the_demo_says_what_it_runs_and_how_long_before_it_starts(tmp_path):
+    lines = plan("full", 2, tmp_path)
+    runs = 2 * 2 * sum(len(c) for c in CONTENDERS.values())  # 2 draws, 2 sizes per data set
+    assert lines[0].startswith(f"sktransfer demo: {runs} fits (2 draws")
+    assert "about 7 min on two idle CPU cores" in lines[1]
+    assert "about 3 min" in plan("quick", 3, tmp_path)[1]  # three one-minute draws

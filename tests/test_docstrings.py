@@ -14,10 +14,11 @@ import pytest
 
 import sktransfer
 import sktransfer.backbones
+import sktransfer.ranking
 
 numpydoc_validation = pytest.importorskip("numpydoc.validate")
 
-PUBLIC_MODULES = (sktransfer, sktransfer.backbones)
+PUBLIC_MODULES = (sktransfer, sktransfer.backbones, sktransfer.ranking)
 
 # Checks that are not required, and why:
 # - GL01, GL02: where the summary starts and the closing quotes go; one-line

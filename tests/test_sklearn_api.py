@@ -36,6 +36,7 @@ PUBLIC_ESTIMATORS = [
 def test_the_public_estimators_are_found():
     # Equality, not a subset: a public estimator missing here would skip every check.
     assert set(PUBLIC_ESTIMATORS) == {
+        sktransfer.BackboneSelector,
         sktransfer.FineTuneClassifier,
         sktransfer.FineTuneRegressor,
         sktransfer.HeadClassifier,

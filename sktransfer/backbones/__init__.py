@@ -1,8 +1,8 @@
 """The backbone registry.
 
 Backbones come from built-in families (every torchvision classification model,
-the packaged EfficientNet-Lite0, the from-scratch baseline ``small_cnn``,
-sentence-transformers models, word vectors)
+the packaged EfficientNet-Lite0, Lite1 and Lite2, the from-scratch baseline
+``small_cnn``, sentence-transformers models, word vectors)
 and from third-party distributions that declare an entry point in the group
 ``sktransfer.backbones``; those are discovered on first use, without importing
 anything by hand. See :class:`BackboneSpec` for what a backbone declares.

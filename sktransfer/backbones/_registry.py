@@ -25,7 +25,7 @@ ENTRY_POINT_GROUP = "sktransfer.backbones"
 # Built-in families: namespace -> "module:attribute" giving the specs (loaded lazily,
 # like plugins, so that importing sktransfer stays cheap).
 _BUILTIN_FAMILIES = {
-    "efficientnet_lite": "sktransfer.backbones._lite0:specs",
+    "efficientnet_lite": "sktransfer.backbones._efficientnet_lite:specs",
     "torchvision": "sktransfer.backbones._torchvision:specs",
     "scratch": "sktransfer.backbones._scratch:specs",
     "sentence-transformers": "sktransfer.backbones._sentence_transformers:specs",
@@ -100,9 +100,9 @@ class Registry:
         The entry-point group read for plugins.
     builtin_families : dict of str to str, optional
         Namespace to ``"module:attribute"`` giving that family's specs; None
-        is sktransfer's own families (torchvision, EfficientNet-Lite0, the
-        from-scratch ``small_cnn``, sentence-transformers, gensim), ``{}``
-        none (e.g. to test a plugin alone).
+        is sktransfer's own families (torchvision, EfficientNet-Lite0 to
+        Lite2, the from-scratch ``small_cnn``, sentence-transformers, gensim),
+        ``{}`` none (e.g. to test a plugin alone).
 
     Examples
     --------

@@ -3,36 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import contextlib
 import sys
 import textwrap
 
 from .. import backbones
 from ..encoders import ENCODERS
+from ..ranking import FEATURE_SCORERS
 from ._encode import FORMATS
 
 
 def _backbones(args):
     import json
 
-    from ._listing import rows, table
+    from ._listing import rows, select, table
 
-    names = backbones.list(modality=args.modality)
-    if args.pattern:
-        pattern = args.pattern.lower()
-        names = [
-            n
-            for n in names
-            if fnmatch.fnmatch(n.lower(), pattern)
-            or fnmatch.fnmatch(backbones.get(n).qualified_name.lower(), pattern)
-        ]
-    if not names:
-        kind = f"{args.modality} backbones" if args.modality else "backbones"
-        problem = f"no {kind} match {args.pattern!r}" if args.pattern else f"no {kind} registered"
-        print(f"{problem} (see 'sktransfer backbones')", file=sys.stderr)
+    # Looked up now, not at import, so that a test can list another registry.
+    shown, hidden = select(
+        backbones.REGISTRY, modality=args.modality, pattern=args.pattern, everything=args.all
+    )
+    kind = f"{args.modality} backbone" if args.modality else "backbone"
+    left_out = (
+        f"{hidden:,} {kind}{'s' * (hidden != 1)} not listed: their default weights are not "
+        "on disk (--all lists them)"
+    )
+    if not shown:
+        if hidden:
+            matching = f" match {args.pattern!r}" if args.pattern else ""
+            print(f"no {kind}s usable now{matching}; {left_out}", file=sys.stderr)
+        elif args.pattern:
+            print(
+                f"no {kind}s match {args.pattern!r} (see 'sktransfer backbones')", file=sys.stderr
+            )
+        else:
+            print(f"no {kind}s registered (see 'sktransfer backbones')", file=sys.stderr)
         return 1
-    listed = rows(names, details=args.details)
+    listed = rows(shown, details=args.details)
     print(json.dumps(listed, indent=2) if args.json else table(listed))
+    if hidden:  # on stderr: stdout stays the table or the JSON alone
+        print(left_out, file=sys.stderr)
     return 0
 
 
@@ -76,14 +85,38 @@ def _run(args):
     from ..spec import load_spec, run
 
     spec = load_spec(args.spec)
-    report = run(
-        spec,
-        output_dir=args.out,
-        progress=not args.quiet,
-        log=None if args.quiet else lambda line: print(line, file=sys.stderr),
-        scheduler=args.scheduler,
-    )
+    # Standard output carries the results only: what the fits print is progress.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = run(
+            spec,
+            output_dir=args.out,
+            progress=not args.quiet,
+            verbose=args.verbose,
+            log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+            scheduler=args.scheduler,
+            dry_run=args.dry_run,
+        )
+    if args.dry_run:
+        return 0
     print(metrics_table(report))
+    for failure in report["errors"]:
+        print(f"sktransfer run: error in {failure['stage']}: {failure['error']}", file=sys.stderr)
+    return 1 if report["errors"] else 0
+
+
+def _rank_command(args):
+    from ..spec import load_rank_spec, rank, ranking_table
+
+    spec = load_rank_spec(args.spec)
+    with contextlib.redirect_stdout(sys.stderr):  # standard output: the table only
+        report = rank(
+            spec,
+            output_dir=args.out,
+            scorer=args.scorer,
+            progress=not args.quiet,
+            log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+        )
+    print(ranking_table(report))
     return 0
 
 
@@ -92,10 +125,10 @@ def metrics_table(report):
     baseline = report.get("baseline")
     header = ["metric", "model"] + ([f"baseline ({baseline['name']})"] if baseline else [])
     rows = [header]
-    for name, value in report["metrics"].items():
-        rows.append(
-            [name, f"{value:.4f}"] + ([f"{baseline['metrics'][name]:.4f}"] if baseline else [])
-        )
+    names = list(report["metrics"]) or list((baseline or {}).get("metrics", {}))
+    for name in names:
+        cells = [report["metrics"], *([baseline["metrics"]] if baseline else [])]
+        rows.append([name, *(f"{c[name]:.4f}" if name in c else "failed" for c in cells)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
@@ -164,13 +197,17 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser(
         "backbones",
-        help="list the registered backbones",
-        description="One row per registered backbone: its name (namespace/name where two "
-        "sources share it), modality, feature dimension (DIM), whether its default "
-        "pre-trained weights are on this machine now (ON DISK: yes, no, or - where it has "
-        "none; checked without any download) and the plugin or built-in family that "
-        "provides it (PROVIDER). DIM is '?' where knowing it takes building the "
-        "architecture (timm's tags): --details builds it.",
+        help="list the backbones usable now (--all: every registered one)",
+        description="One row per backbone usable now: those whose default pre-trained "
+        "weights are on this machine (packaged, or in a cache), those that need none, and "
+        "every backbone a plugin provides. The zoos downloaded on demand (torchvision's and "
+        "timm's tags, sentence-transformers and gensim-data models) list only the members "
+        "already on disk (stderr says how many were left out); --all lists every registered "
+        "backbone. A row gives the name (namespace/name where two sources share it), "
+        "modality, feature dimension (DIM), whether the default weights are on disk (ON "
+        "DISK: yes, no, or - where it has none; checked without any download) and the "
+        "plugin or built-in family that provides it (PROVIDER). DIM is '?' where knowing it "
+        "takes building the architecture (timm's tags): --details builds it.",
     )
     listing.add_argument(
         "pattern",
@@ -179,6 +216,12 @@ def build_parser():
     )
     listing.add_argument(
         "--modality", choices=["image", "text", "words"], help="only this modality"
+    )
+    listing.add_argument(
+        "--all",
+        action="store_true",
+        help="every registered backbone, including those whose weights would be downloaded "
+        "(about 1,900 with the sktransfer-timm plugin)",
     )
     listing.add_argument(
         "--details",
@@ -213,13 +256,46 @@ def build_parser():
     )
     running.add_argument("spec", help="the YAML spec file (see examples/specs/*.yaml)")
     running.add_argument("--out", help="write the model and reports here (default: output.dir)")
-    running.add_argument("--quiet", action="store_true", help="no progress, only the metrics")
+    running.add_argument(
+        "--quiet", action="store_true", help="no progress on standard error, only the metrics"
+    )
+    running.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also the encoders' progress bars and the fine-tuners' epoch tables",
+    )
+    running.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the spec and every input, print the number of fits and a rough time; "
+        "fit nothing",
+    )
     running.add_argument(
         "--scheduler",
         help="run the search on this Dask cluster: an address (tcp://host:8786), or 'local' "
         "for worker processes on this machine (overrides the spec's search.scheduler)",
     )
     running.set_defaults(run=_run)
+
+    ranking = commands.add_parser(
+        "rank",
+        help="score the candidates a YAML spec lists on its data, before training anything",
+        description="Encode the spec's training samples with every candidate and score the "
+        "features against the labels (higher is better); print the table, best first, the "
+        "chosen one marked. The spec has data: (as for run) and candidates: (backbone "
+        "names, estimators such as {ImageEncoder: {layer: blocks.4}}, {layers_of: NAME}); "
+        "rank: {scorer: logme, cache: DIR} is optional. With an output folder: "
+        "ranking.csv, ranking.json and ranking.png.",
+    )
+    ranking.add_argument("spec", help="the YAML spec file (data: and candidates:)")
+    ranking.add_argument("--out", help="write the table and chart here (default: output.dir)")
+    ranking.add_argument(
+        "--scorer", choices=FEATURE_SCORERS, help="instead of the spec's rank.scorer"
+    )
+    ranking.add_argument(
+        "--quiet", action="store_true", help="no progress on standard error, only the table"
+    )
+    ranking.set_defaults(run=_rank_command)
 
     encoding = commands.add_parser(
         "encode",

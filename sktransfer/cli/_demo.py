@@ -86,6 +86,10 @@ EPOCHS = {
     100: {"EPOCHS_SCRATCH": 15},
 }
 TITLES = {"fashion_mnist": "Fashion-MNIST images", "bbc_news": "BBC News texts"}
+DRAWS = {"full": 2, "quick": 1}
+# Wall minutes on two idle CPU cores with an empty cache (benchmarks/RESULTS.md): said
+# before the demo starts, so that a user knows what they are waiting for.
+MINUTES = {"full": 7, "quick": 1}
 
 
 def _fill(value, options):
@@ -115,10 +119,10 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
     ----------
     quick : bool, default=False
         One draw of the smallest labelled sets and a small test set (about a
-        minute); otherwise three draws of each size (under ten minutes
-        on two CPU cores).
+        minute); otherwise two draws of each size (about seven minutes on two
+        idle CPU cores).
     draws : int, optional
-        Random draws of the labelled set per size (default 1 quick, 3 otherwise).
+        Random draws of the labelled set per size (default 1 quick, 2 otherwise).
     out : path-like
         Where the reports go (and the embedding cache, ``cache/``).
     log : callable
@@ -129,21 +133,24 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
     int
         0, or 1 when packaged data is missing.
     """
-    from ..spec import run
-
     missing = _missing_data()
     if missing:
         log(f"the demo needs {' and '.join(missing)}")
         return 1
     mode = "quick" if quick else "full"
-    draws = draws or (1 if quick else 3)
+    draws = draws or DRAWS[mode]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = str((out / "cache").resolve())
+    for line in plan(mode, draws, out):
+        log(line)
+    from ..spec import run  # torch and the rest: after the plan, which the user reads meanwhile
+
     results, started = [], time.perf_counter()
     for dataset, (sizes, test_per_class) in SIZES[mode].items():
         for per_class in sizes:
             for name, contender in CONTENDERS[dataset].items():
+                row_started = time.perf_counter()
                 options = {**EPOCHS[per_class], "CACHE": cache}
                 pipeline = _fill(contender["pipeline"], options)
                 scores = []
@@ -165,10 +172,10 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
                         "accuracy": scores,
                     }
                 )
-                elapsed = time.perf_counter() - started
+                took = time.perf_counter() - row_started
                 log(
                     f"{TITLES[dataset]}, {per_class:>3} per class, {name:<46} "
-                    f"{_mean_spread(scores)}   ({elapsed:.0f} s)"
+                    f"{_mean_spread(scores)}   ({took:.0f} s)"
                 )
     notes = negative_transfer(results)
     seconds = time.perf_counter() - started
@@ -183,6 +190,26 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
     plot(results, out / "demo.png")
     log(f"\nwrote demo.json, demo.md and demo.png in {out}")
     return 0
+
+
+def plan(mode, draws, out):
+    """What the demo will run and roughly how long, said before it starts."""
+    runs = sum(
+        len(SIZES[mode][dataset][0]) * len(contenders) * draws
+        for dataset, contenders in CONTENDERS.items()
+    )
+    minutes = MINUTES[mode] * draws / DRAWS[mode]
+    sizes = [
+        f"{TITLES[dataset]} ({' and '.join(map(str, SIZES[mode][dataset][0]))} labels per class)"
+        for dataset in CONTENDERS
+    ]
+    return [
+        f"sktransfer demo: {runs} fits ({draws} draw{'s' * (draws > 1)} of every contender "
+        f"at every size) on {' and '.join(sizes)}",
+        f"about {minutes:.0f} min on two idle CPU cores (longer on a busy machine, shorter "
+        f"when run again: the embedding cache in {out / 'cache'} is kept); one line per "
+        "contender, with its own time",
+    ]
 
 
 def _mean_spread(scores):
@@ -223,12 +250,19 @@ def negative_transfer(results):
         }
         with_, without = (np.mean(best[k]["accuracy"]) for k in (True, False))
         if without >= with_:
+            # Draws differ by a few points: a lead smaller than their spread is no lead.
+            spread = max(np.std(best[k]["accuracy"]) for k in (True, False))
+            verdict = (
+                f"within the spread of the draws (± {spread:.3f}): transfer did not pay here"
+                if without - with_ <= spread
+                else "Negative transfer: the pre-trained features fit this data less well "
+                "than learning from it directly"
+            )
             notes.append(
                 f"{TITLES[dataset]} with {per_class} labels per class: "
                 f"'{best[False]['contender']}' ({without:.3f}) did at least as well as the best "
-                f"transfer contender, '{best[True]['contender']}' ({with_:.3f}). Negative "
-                "transfer: the pre-trained features fit this data less well than learning "
-                "from it directly; measure before choosing."
+                f"transfer contender, '{best[True]['contender']}' ({with_:.3f}), {verdict}; "
+                "measure before choosing."
             )
     return notes
 

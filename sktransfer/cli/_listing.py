@@ -1,21 +1,32 @@
 """What ``sktransfer backbones`` shows: one row per backbone, as a table or as JSON.
 
-A row builds nothing and downloads nothing, so the ~1,900 backbones of a full
-install list in well under a second once the registry is loaded. The feature size
-is the one the spec knows without a build (:attr:`BackboneSpec.known_feature_dim`:
-static for the built-in families, computed on demand for timm's tags); whether the
-default weights are on disk is :func:`sktransfer.weights.on_disk`, the offline
-policy's own look-up; the provider is the spec's namespace (the entry point or
-built-in family). ``details=True`` computes what takes a build: the remaining
-feature sizes and the layer groups.
+By default the listing shows what can be used now: the backbones whose default
+weights are on disk (the packaged ones, and whatever the caches hold), those that
+need none, and every backbone of a plugin. The zoos that sktransfer's own families
+describe (every torchvision and timm tag, the Hub's sentence encoders, gensim-data's
+vectors: about 1,900 rows with the ``sktransfer-timm`` plugin) list only their
+downloaded members; ``everything=True`` (``--all``) lists them all.
+
+A row builds nothing and downloads nothing. The feature size is the one the spec
+knows without a build (:attr:`BackboneSpec.known_feature_dim`: static for the
+built-in families, computed on demand for timm's tags); whether the default weights
+are on disk is :func:`sktransfer.weights.on_disk`, the offline policy's own look-up;
+the provider is the spec's namespace (the entry point or built-in family).
+``details=True`` computes what takes a build: the remaining feature sizes and the
+layer groups.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import warnings
 
 from .. import weights as weights_module
-from ..backbones import REGISTRY
+
+# The families whose specs describe a public zoo, downloaded on demand, rather than
+# backbones a plugin ships: whoever registers them (the sktransfer-timm plugin lists
+# timm's tags), their members are usable offline only once their weights are on disk.
+ZOO_FAMILIES = frozenset({"torchvision", "timm", "sentence-transformers", "gensim"})
 
 _COLUMNS = (
     ("NAME", "name"),
@@ -27,7 +38,76 @@ _COLUMNS = (
 )
 
 
-def row(name, spec, *, details=False):
+def select(registry, *, modality=None, pattern=None, everything=False):
+    """The backbones a listing shows, and how many of the matching ones it hides.
+
+    Parameters
+    ----------
+    registry : Registry
+        Where the backbones come from (``sktransfer.backbones.REGISTRY``).
+    modality : {"image", "text", "words"}, optional
+        Only the backbones that read this.
+    pattern : str, optional
+        Only the names matching this shell pattern, case-insensitively; the
+        qualified name (``"timm/*"``) matches too.
+    everything : bool, default=False
+        Also the backbones of a built-in family or of a zoo
+        (:data:`ZOO_FAMILIES`, whoever registers it) whose default weights
+        are not on disk: the full registry.
+
+    Returns
+    -------
+    shown : list of (str, BackboneSpec, bool or None)
+        The listed name, the spec and whether its default weights are on
+        disk (None where it has none), in the registry's order.
+    hidden : int
+        How many backbones matched but are left out (0 with ``everything``).
+    """
+    shown, hidden = [], 0
+    builtin = set(registry.builtin_families)
+    for name in registry.list(modality):
+        spec = registry.get(name)
+        if pattern and not _matches(pattern, name, spec.qualified_name):
+            continue
+        on_disk = _on_disk(spec)
+        if everything or _usable_now(spec, on_disk, builtin):
+            shown.append((name, spec, on_disk))
+        else:
+            hidden += 1
+    return shown, hidden
+
+
+def _matches(pattern, *names):
+    pattern = pattern.lower()
+    return any(fnmatch.fnmatch(name.lower(), pattern) for name in names)
+
+
+def _usable_now(spec, on_disk, builtin):
+    if on_disk is None or on_disk:
+        return True  # needs no weights, or has them here
+    # A plugin's own backbones are listed whatever their weights: installing the plugin
+    # was the user's choice of them, and where their files come from is its business.
+    return spec.namespace not in builtin and spec.family not in ZOO_FAMILIES
+
+
+def _on_disk(spec):
+    if spec.weights is None:
+        return None
+    # A plugin whose look-up fails (a broken ``cached``) must not take the rest of the
+    # listing down: it warns, naming the backbone and the error, and reads as absent.
+    try:
+        return weights_module.on_disk(spec.weights)
+    except Exception as exc:
+        warnings.warn(
+            f"{spec.qualified_name}: cannot tell whether its weights are on disk "
+            f"({type(exc).__name__}: {exc})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+
+
+def row(name, spec, on_disk, *, details=False):
     """The listing's row for ``spec``, listed as ``name``.
 
     Parameters
@@ -37,6 +117,9 @@ def row(name, spec, *, details=False):
         share the short name).
     spec : BackboneSpec
         The backbone.
+    on_disk : bool or None
+        Whether its default weights are on disk (None where it has none), as
+        :func:`select` found.
     details : bool, default=False
         Also compute what may take a build of the architecture: a feature
         size the spec does not know statically, and ``layer_groups``.
@@ -59,7 +142,7 @@ def row(name, spec, *, details=False):
         "qualified_name": spec.qualified_name,
         "modality": spec.modality,
         "feature_dim": feature_dim,
-        "weights_on_disk": None if spec.weights is None else weights_module.on_disk(spec.weights),
+        "weights_on_disk": on_disk,
         "provider": spec.namespace,
         "description": spec.description,
     }
@@ -69,9 +152,9 @@ def row(name, spec, *, details=False):
     return described
 
 
-def rows(names, *, details=False):
-    """The rows of the registered backbones ``names`` (as :meth:`Registry.list` gives them)."""
-    return [row(name, REGISTRY.get(name), details=details) for name in names]
+def rows(shown, *, details=False):
+    """The rows of ``shown``, the first value :func:`select` returns."""
+    return [row(name, spec, on_disk, details=details) for name, spec, on_disk in shown]
 
 
 def _computed(spec, attribute):

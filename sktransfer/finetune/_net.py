@@ -11,6 +11,9 @@ augmentation, and batches collated and sent to the device.
 
 from __future__ import annotations
 
+import re
+import sys
+
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
@@ -26,6 +29,15 @@ from ._prefix import frozen_outputs
 from ._probe import init_head
 from ._schedule import schedule_callbacks
 from ._training import class_weights, early_stopping, validation_split
+
+# skorch colours the best scores of its epoch table; in a file or a pipe the codes are noise.
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_epoch(line):
+    """skorch's epoch table, its colour codes kept for a terminal only."""
+    print(line if sys.stdout.isatty() else _COLOUR.sub("", line), flush=True)
+
 
 # What a fine-tuner's backbone may read, tried in this order for an unregistered name.
 MODALITIES = ("image", "text")
@@ -244,7 +256,13 @@ class _TransferNet:
             callbacks.append(("valid_acc", scoring))
         callbacks += early_stopping(self.patience, self.validation)
         callbacks += schedule_callbacks(self.schedule, self.validation)
-        return [*callbacks, ("print_log", PrintLog(keys_ignored=["trainable_groups"]))]
+        printed = PrintLog(keys_ignored=["trainable_groups"], sink=self._print_epoch)
+        return [*callbacks, ("print_log", printed)]
+
+    def _print_epoch(self, line):
+        # skorch's PrintLog leaves verbosity to a sink of one's own: honour verbose=0 here.
+        if self.verbose:
+            print_epoch(line)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """Set this fit's learning rates and freeze strategy (for a warm start too).

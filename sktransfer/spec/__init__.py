@@ -7,5 +7,16 @@ public ones) and is read with ``yaml.safe_load``: it holds data, never code.
 
 from ..exceptions import SpecError
 from ._experiment import MODEL_FORMAT, Spec, build, load_spec, run
+from ._rank import load_rank_spec, rank, ranking_table
 
-__all__ = ["MODEL_FORMAT", "Spec", "SpecError", "build", "load_spec", "run"]
+__all__ = [
+    "MODEL_FORMAT",
+    "Spec",
+    "SpecError",
+    "build",
+    "load_rank_spec",
+    "load_spec",
+    "rank",
+    "ranking_table",
+    "run",
+]

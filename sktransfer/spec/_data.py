@@ -27,7 +27,7 @@ import numpy as np
 from .. import datasets
 from ..data import load_image_folder
 from ..exceptions import SpecError
-from ._fields import Section, join, show
+from ._fields import Section, did_you_mean, join, show
 
 FIELDS = (
     "images",
@@ -60,6 +60,16 @@ class Data:
     source: str
     # kind ("images", "texts", "arrays" or "table"), feature columns, image columns.
     input: dict = field(default_factory=dict)
+    # The folders the spec's paths resolved to, and each as the spec wrote it.
+    written: dict = field(default_factory=dict)
+
+    def show(self, path):
+        """``path`` as the user wrote it: under the folder the spec named, not resolved."""
+        path = os.fspath(path)
+        for resolved, written in self.written.items():
+            if path.startswith(resolved + os.sep):
+                return os.path.join(written, path[len(resolved) + 1 :])
+        return path
 
 
 def read_section(value, path="data"):
@@ -113,21 +123,42 @@ def load(value, base_dir, *, classification, path="data"):
     key = "images" if "images" in section else "csv"
     where = _existing(section.get(key, str), base_dir, join(path, key))
     X, y, input_ = _read(section, key, where, path)
+    written = {_folder(where, key): _folder(section.get(key, str), key)}
     if "test" in section:
         test = _existing(section.get("test", str), base_dir, join(path, "test"))
         X_test, y_test, _ = _read(section, key, test, path, test=True)
+        written[_folder(test, key)] = _folder(section.get("test", str), key)
         X, y = _few_shot(section, X, y, seed)
     else:
         X, X_test, y, y_test = _split(section, X, y, seed, classification, path)
         X, y = _few_shot(section, X, y, seed)
-    return Data(X, y, X_test, y_test, source=f"{key} {where}", input=input_)
+    source = f"{key} {section.get(key, str)}"
+    return Data(X, y, X_test, y_test, source=source, input=input_, written=written)
+
+
+def _folder(path, key):
+    """The folder an images source names, or the one a CSV's relative paths start from."""
+    return os.fspath(path) if key == "images" else os.path.dirname(os.fspath(path))
 
 
 def _existing(name, base_dir, path):
     where = Path(os.path.normpath(Path(base_dir, os.path.expanduser(name))))
     if not where.exists():
-        raise SpecError(path, f"'{where}' does not exist")
+        relative = "" if os.path.isabs(os.path.expanduser(name)) else f" (from '{base_dir}')"
+        raise SpecError(path, f"'{name}' does not exist{relative}.{_close_names(where)}")
     return where
+
+
+def _close_names(where):
+    """ "Did you mean" among the entries of the nearest folder that exists."""
+    parent = where.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return ""
+    return did_you_mean(where.name, entries)
 
 
 def _read(section, key, where, path, *, test=False):
@@ -169,10 +200,18 @@ def _read_csv(section, where, path):
     kind = "table"
     if len(features) == 1 and features[0] in image_columns:
         kind = "images"
-    elif len(features) == 1 and table[features[0]].dtype == object:
+    elif len(features) == 1 and is_text_column(table[features[0]]):
         kind = "texts"
     input_ = {"kind": kind, "features": features, "image_columns": image_columns}
     return samples(table, input_), table[label].to_numpy(), input_
+
+
+def is_text_column(column):
+    """Whether a table's column holds texts: strings, whatever pandas' dtype for them
+    (``object`` before pandas 3, ``str`` since), missing values aside."""
+    import pandas as pd
+
+    return pd.api.types.infer_dtype(column, skipna=True) == "string"
 
 
 def samples(table, input_):

@@ -10,6 +10,11 @@ its name to its parameters (``{LogisticRegression: {C: 10}}``); a list of them
 is a pipeline, with :func:`sklearn.pipeline.make_pipeline`'s step names
 (``logisticregression__C`` in a search). ``ColumnTransformer`` takes its
 ``transformers`` as a list of ``{columns: ..., steps: ..., name: ...}``.
+
+``BackboneSelector``'s ``candidates`` (and a ranking's) are a list of backbone
+names, estimator nodes, lists of them (pipelines), and ``{layers_of: NAME}`` or
+``{layers_of: {backbone: NAME, image_size: 112}}``, which stands for one image
+encoder per layer group (:func:`sktransfer.ranking.layers_of`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ SKTRANSFER_ESTIMATORS = (
     "FineTuneRegressor",
     "HeadClassifier",
     "HeadRegressor",
+    "BackboneSelector",
 )
 
 # Parameters that trust a file to run code: a spec is data and never grants that.
@@ -114,10 +120,19 @@ def build_estimator(node, path):
                 join(path, key),
                 f"{name} has no parameter {show(key)}.{did_you_mean(key, known)}",
             )
-        values[key] = _value(value, join(path, key))
+        values[key] = _parameter(name, key, value, join(path, key))
     estimator = cls(**values)
     check_parameters(estimator, path)
     return estimator
+
+
+def _parameter(name, key, value, path):
+    """A parameter's value, in the syntax of its estimator where it has one of its own."""
+    if name == "BackboneSelector" and key == "candidates":
+        return read_candidates(value, path)
+    if name == "BackboneSelector" and key == "scorer":
+        return check(value, path, str, choices=feature_scorers())
+    return _value(value, path)
 
 
 def _value(value, path):
@@ -127,6 +142,99 @@ def _value(value, path):
     if isinstance(value, list) and value and all(is_estimator_node(v) for v in value):
         return build_pipeline(value, path)
     return value
+
+
+def feature_scorers():
+    """The scorers a ranking of candidates can use: those that read features."""
+    from ..ranking import FEATURE_SCORERS
+
+    return list(FEATURE_SCORERS)
+
+
+def read_candidates(value, path):
+    """The candidates of a ranking, each checked: names, estimators, layer groups expanded.
+
+    Parameters
+    ----------
+    value : list
+        As the spec writes them: a backbone name (``efficientnet_lite0``), an
+        estimator node (``PixelEncoder``, ``{ImageEncoder: {layer: blocks.4}}``),
+        a list of them (a pipeline), ``{layers_of: NAME}`` or ``{layers_of:
+        {backbone: NAME, image_size: 112, concatenations: false}}``.
+    path : str
+        The field, for errors.
+
+    Returns
+    -------
+    list
+        Backbone names (str) and unfitted transformers, in the spec's order.
+    """
+    check(value, path, list)
+    if not value:
+        raise SpecError(path, "give at least one candidate")
+    candidates = []
+    for i, item in enumerate(value):
+        where = join(path, i)
+        if isinstance(item, dict) and len(item) == 1 and "layers_of" in item:
+            candidates += _layers_of(item["layers_of"], join(where, "layers_of"))
+        elif is_estimator_node(item):
+            candidates.append(build_estimator(item, where))
+        elif isinstance(item, list):
+            candidates.append(build_pipeline(item, where))
+        elif isinstance(item, str):
+            candidates.append(_backbone(item, where))
+        else:
+            name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else None
+            hint = did_you_mean(name, [*allowed(), "layers_of"]) if isinstance(name, str) else ""
+            raise SpecError(
+                where,
+                "expected a backbone name, an estimator (Name or {Name: {parameters}}), a list "
+                f"of estimators or {{layers_of: backbone}}, got {show(item)}.{hint}",
+            )
+    return candidates
+
+
+def _backbone(name, path, modality=None):
+    """A registered backbone's name, checked; its modality's names are the close ones."""
+    from .. import backbones
+    from ..exceptions import UnknownBackboneError
+
+    try:
+        backbones.get(name)
+    except UnknownBackboneError as exc:
+        if name in backbones.REGISTRY:  # a short name two sources share: name them
+            raise SpecError(path, str(exc)) from None
+        if modality:
+            what, names = f"not a registered {modality} backbone", backbones.list(modality)
+        else:
+            what = "neither a registered backbone nor an estimator"
+            names = [*allowed(), *backbones.list()]
+        raise SpecError(path, f"{show(name)} is {what}.{did_you_mean(name, names)}") from None
+    return name
+
+
+def _layers_of(value, path):
+    """``{layers_of: ...}``: one image encoder per layer group of a backbone."""
+    from .. import backbones
+    from ..ranking import layers_of
+
+    written_as_name = isinstance(value, str)
+    fields = ("backbone", "image_size", "concatenations")
+    section = Section({"backbone": value} if written_as_name else value, path, fields)
+    where = path if written_as_name else join(path, "backbone")
+    name = _backbone(section.require("backbone", str), where, modality="image")
+    modality = backbones.get(name).modality
+    if modality != "image":
+        raise SpecError(
+            where,
+            f"layers_of reads an image backbone's layer groups; {show(name)} is a {modality} "
+            "backbone: list it as a candidate of its own",
+        )
+    return layers_of(
+        name,
+        image_size=section.get("image_size", int, low=1),
+        concatenations=section.get("concatenations", bool, default=True),
+    )
 
 
 def _column_transformer(params, path):
@@ -163,7 +271,9 @@ def _column_transformer(params, path):
 def check_parameters(estimator, path):
     """Check an estimator's parameters as its ``fit`` would, without fitting anything."""
     try:
-        if _is_ours(estimator):
+        if type(estimator).__name__ == "BackboneSelector":
+            _check_selector(estimator)  # a search may set its scorer or candidates
+        elif _is_ours(estimator):
             # The fine-tuners' check also parses freeze strategies and learning-rate ratios.
             getattr(estimator, "_check_params", lambda: validate_params(estimator))()
         elif hasattr(estimator, "_validate_params"):
@@ -179,6 +289,16 @@ def check_tree(estimator, path):
     for name, value in estimator.get_params(deep=True).items():
         if isinstance(value, BaseEstimator):
             check_parameters(value, join(path, name))
+
+
+def _check_selector(selector):
+    if selector.scorer not in feature_scorers():
+        raise ValueError(
+            f"scorer must be one of {', '.join(feature_scorers())}, got {show(selector.scorer)}"
+            + did_you_mean(selector.scorer, feature_scorers())
+        )
+    if not isinstance(selector.candidates, list) or not selector.candidates:
+        raise ValueError(f"candidates must be a non-empty list, got {show(selector.candidates)}")
 
 
 def _is_ours(estimator):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -10,16 +11,23 @@ from pathlib import Path
 import numpy as np
 import yaml
 from sklearn.base import clone, is_classifier
+from tqdm.auto import tqdm
 
 from ..exceptions import SpecError
+from ._baselines import build_baseline, read_baseline
 from ._data import check_paths, read_section
 from ._data import load as load_data
-from ._estimators import build_pipeline, check_tree
-from ._fields import Section, check, join
+from ._estimators import build_pipeline
+from ._fields import Section
+from ._inputs import check_inputs
+from ._plan import describe_plan
+from ._progress import SearchProgress
 from ._report import (
+    baseline_summary,
     compare,
     evaluate,
     plain,
+    tried_settings,
     write_confusion_png,
     write_json,
     write_markdown,
@@ -30,13 +38,6 @@ from ._search import build_search, read_search
 FIELDS = ("name", "data", "pipeline", "search", "evaluate", "output")
 MODEL_FORMAT = "sktransfer-model/1"
 
-# Non-transfer baselines by name: the one-line answer to "does transfer pay here?"
-BASELINES = {
-    "pixels": ["PixelEncoder", "StandardScaler", {"LogisticRegression": {"max_iter": 2000}}],
-    "tfidf": [{"TfidfVectorizer": {"sublinear_tf": True}}, {"LogisticRegression": {"C": 10.0}}],
-    "scratch": None,  # the spec's own pipeline, every backbone randomly initialised
-}
-
 
 @dataclass
 class Spec:
@@ -46,6 +47,7 @@ class Spec:
     fields: dict
     base_dir: Path
     estimator: object = None
+    baseline: object = None  # evaluate.baseline as written, checked
 
     @property
     def name(self):
@@ -83,22 +85,27 @@ def load_spec(source, *, base_dir=None):
     Pipeline(steps=[('tfidfvectorizer', TfidfVectorizer()),
                     ('logisticregression', LogisticRegression())])
     """
-    if isinstance(source, dict):
-        fields, where = source, Path(base_dir or os.getcwd())
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise SpecError("", f"spec file '{path}' does not exist")
-        fields, where = _read_yaml(path), Path(base_dir or path.parent)
+    fields, where = read_source(source, base_dir)
     section = Section(fields, "", FIELDS)
     section.get("name", str)
     section.require("pipeline", (list, str, dict))
     read_section(fields.get("data"), "data")
     check_paths(fields.get("data"), where)
-    spec = Spec(fields, where, _estimator(fields))  # builds, so checks, every estimator
-    _baseline(spec, _final(spec.estimator))
+    # Builds, so checks, every estimator.
+    spec = Spec(fields, where, _estimator(fields), read_baseline(fields))
     _output_dir(spec)
     return spec
+
+
+def read_source(source, base_dir=None):
+    """A spec's fields, from a dict or a YAML file, and the folder its paths start from:
+    ``base_dir``, else the YAML file's folder, or the working directory for a dict."""
+    if isinstance(source, dict):
+        return source, Path(base_dir or os.getcwd())
+    path = Path(source)
+    if not path.is_file():
+        raise SpecError("", f"spec file '{path}' does not exist")
+    return _read_yaml(path), Path(base_dir or path.parent)
 
 
 def _read_yaml(path):
@@ -152,44 +159,6 @@ def _final(estimator):
     return pipeline.steps[-1][1]
 
 
-def _baseline(spec, final):
-    """The baseline pipeline the spec names (None without one), and its name."""
-    evaluate = Section(spec.fields.get("evaluate"), "evaluate", ("baseline",))
-    value = evaluate.get("baseline", (str, list, dict))
-    if value is None:
-        return None, None
-    if isinstance(value, str) and value in BASELINES:
-        if value == "scratch":
-            return value, _from_scratch(build_pipeline(spec.fields["pipeline"], "pipeline"))
-        steps = list(BASELINES[value])
-        if not is_classifier(final):  # the same features, a regressor on them
-            steps[-1] = "Ridge"
-        return value, build_pipeline(steps, join("evaluate", "baseline"))
-    if isinstance(value, str) and not value[:1].isupper():
-        check(value, "evaluate.baseline", str, choices=tuple(BASELINES))
-    pipeline = build_pipeline(value, "evaluate.baseline")
-    return " + ".join(type(s).__name__ for _, s in pipeline.steps), pipeline
-
-
-def _from_scratch(pipeline):
-    """The same architecture, randomly initialised and fully trained."""
-    changes = {}
-    for name in pipeline.get_params(deep=True):
-        if name.endswith("__weights"):
-            changes[name] = None
-        if name.endswith("__freeze"):
-            changes[name] = "none"
-        if name.endswith("__backbone_lr"):  # the backbone learns as fast as the head
-            changes[name] = "1x"
-    if not any(name.endswith("__weights") for name in changes):
-        raise SpecError(
-            "evaluate.baseline", "'scratch' needs a pipeline with a pre-trained backbone"
-        )
-    pipeline.set_params(**changes)
-    check_tree(pipeline, "evaluate.baseline")
-    return pipeline
-
-
 def _output_dir(spec, override=None):
     output = Section(spec.fields.get("output"), "output", ("dir",))
     name = override or output.get("dir", str)
@@ -198,7 +167,8 @@ def _output_dir(spec, override=None):
     return Path(os.path.normpath(Path(spec.base_dir, os.path.expanduser(str(name)))))
 
 
-def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
+def run(spec, *, output_dir=None, progress=False, verbose=False, log=None, scheduler=None,
+        dry_run=False):  # fmt: skip
     """Run the experiment a spec describes: fit, evaluate, compare, write the outputs.
 
     Parameters
@@ -209,29 +179,48 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
         Where the model and reports go, instead of the spec's ``output.dir``;
         nothing is written when neither says.
     progress : bool, default=False
-        Progress bars while encoding, the epochs while fine-tuning.
+        The search's fits on standard error, one line each: candidate, fold,
+        count and time left.
+    verbose : bool, default=False
+        Also the encoders' progress bars and the fine-tuners' epoch tables.
     log : callable, optional
         Called with one line per stage (e.g. ``print``).
     scheduler : str, optional
         Run the search's fits on this Dask cluster (an address, or ``"local"``),
         whatever the spec's ``search.backend`` says.
+    dry_run : bool, default=False
+        Read and check the data and build the baseline, then stop: the result
+        is the plan (the number of fits and a rough time), nothing is fitted.
 
     Returns
     -------
     dict
-        The report: data, model, search, metrics, baseline, note, timings, files.
+        The report: data, model, search, metrics, baseline, note, timings,
+        errors (each a stage after the fit that failed; the model and the
+        report are written all the same), files.
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     log = log or (lambda line: None)
     scheduler = _scheduler(spec, scheduler)
     estimator = build(spec)
-    classification = is_classifier(_final(estimator))
-    baseline_name, baseline = _baseline(spec, _final(estimator))
+    final = _final(estimator)
+    classification = is_classifier(final)
     out = _output_dir(spec, output_dir)
     data = load_data(spec.fields.get("data"), spec.base_dir, classification=classification)
-    if progress:
-        _show_progress(estimator)
+    log(f"checking {len(data.y_train) + len(data.y_test)} samples ({data.source})")
+    check_inputs(
+        data,
+        classification=classification,
+        folds=getattr(estimator, "n_splits", None) or getattr(estimator, "cv", None),
+        progress=_bar("checking images") if progress else None,
+    )
+    baseline_name, baseline = (None, None)
+    if spec.baseline is not None:
+        baseline_name, baseline = build_baseline(spec.baseline, spec.fields, final, data)
+    if dry_run:
+        return describe_plan(spec, estimator, data, baseline_name, baseline, log=log)
+    _show_progress(estimator, progress=progress and scheduler is None, verbose=verbose)
     log(f"fitting {spec.name} on {len(data.y_train)} samples ({data.source})")
     started = time.perf_counter()
     if scheduler is None:
@@ -244,11 +233,6 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
             cluster.fit(estimator, data.X_train, data.y_train, client=client)
             workers = len(client.scheduler_info()["workers"])
     fit_s = time.perf_counter() - started
-    log(f"evaluating on {len(data.y_test)} test samples")
-    started = time.perf_counter()
-    scores = evaluate(estimator, data.X_test, data.y_test, classification=classification)
-    predict_s = time.perf_counter() - started
-    predicted = scores.pop("predicted", None)
     fitted = getattr(estimator, "best_estimator_", estimator)
     report = {
         "name": spec.name,
@@ -261,21 +245,46 @@ def run(spec, *, output_dir=None, progress=False, log=None, scheduler=None):
         },
         "pipeline": " + ".join(type(step).__name__ for _, step in fitted.steps),
         "search": _search_summary(estimator),
+        "tried": tried_settings(estimator),
         "cluster": None if scheduler is None else {"scheduler": scheduler, "workers": workers},
-        **scores,
+        "metrics": {},
         "baseline": None,
-        "timings": {"fit_s": fit_s, "predict_s": predict_s},
+        "timings": {"fit_s": fit_s},
+        "errors": [],
     }
+    # From here on the fitted model is never lost: a failure is written into the report.
+    log(f"evaluating on {len(data.y_test)} test samples")
+    started = time.perf_counter()
+    predicted = None
+    with _recorded(report, "evaluating the model on the test samples", log):
+        scores = evaluate(estimator, data.X_test, data.y_test, classification=classification)
+        predicted = scores.pop("predicted", None)
+        report.update(scores)
+    report["timings"]["predict_s"] = time.perf_counter() - started
     if baseline is not None:
         log(f"fitting the baseline, {baseline_name}")
-        baseline.fit(data.X_train, data.y_train)
-        measured = evaluate(baseline, data.X_test, data.y_test, classification=classification)
-        report["baseline"] = {"name": baseline_name, "metrics": measured["metrics"]}
-    report["note"] = compare(report)
+        report["baseline"] = {"name": baseline_name, "metrics": {}}
+        with _recorded(report, f"the baseline {baseline_name}", log):
+            baseline.fit(data.X_train, data.y_train)
+            measured = evaluate(baseline, data.X_test, data.y_test, classification=classification)
+            report["baseline"] = baseline_summary(
+                baseline_name, measured, data.y_test, predicted, classification=classification
+            )
+    report["note"] = compare(report) if not report["errors"] else None
     if out is not None:
         report["files"] = _write(out, report, estimator, data, predicted)
         log(f"wrote {', '.join(report['files'].values())} in {out}")
     return report
+
+
+@contextlib.contextmanager
+def _recorded(report, stage, log):
+    """Run a stage after the fit; its failure goes into the report instead of up."""
+    try:
+        yield
+    except Exception as exc:  # any failure is the user's to read, in the report
+        report["errors"].append({"stage": stage, "error": f"{type(exc).__name__}: {exc}"})
+        log(f"failed: {stage}: {type(exc).__name__}: {exc}")
 
 
 def _scheduler(spec, override):
@@ -290,16 +299,26 @@ def _scheduler(spec, override):
     return None
 
 
-def _show_progress(estimator):
-    """Progress bars on every encoder, epoch lines on every fine-tuner."""
+def _show_progress(estimator, *, progress, verbose):
+    """One line per fit of a search; with ``verbose``, encoders' bars and epoch tables too."""
     from ..encoders import BaseEncoder
 
-    candidates = [estimator, *estimator.get_params(deep=True).values()]
-    for step in candidates:
+    if progress and hasattr(estimator, "set_callbacks") and estimator.n_jobs in (None, 1):
+        estimator.set_callbacks(SearchProgress())  # scikit-learn 1.9+; fits in this process
+    if not verbose:
+        return
+    for step in [estimator, *estimator.get_params(deep=True).values()]:
         if isinstance(step, BaseEncoder):
             step.set_params(verbose=True)
         elif type(step).__name__.startswith("FineTune"):
             step.set_params(verbose=1)
+
+
+def _bar(description):
+    def wrap(items):
+        return tqdm(items, desc=description, unit="image", leave=False, disable=None)
+
+    return wrap
 
 
 def _search_summary(estimator):
@@ -329,7 +348,7 @@ def _write(out, report, estimator, data, predicted):
         "name": report["name"],
     }
     joblib.dump(saved, out / files["model"])
-    if predicted is not None:
+    if report.get("confusion_matrix"):
         files["confusion matrix"] = "confusion_matrix.png"
     if hasattr(estimator, "cv_results_"):
         files["search results"] = "search_results.csv"

@@ -7,25 +7,52 @@ import json
 import numpy as np
 from sklearn import metrics
 
+from ._uncertainty import CONFIDENCE, RESAMPLES, bootstrap_intervals, paired_test
+
 NEGATIVE_TRANSFER = (
     "Transfer did not beat the baseline here: {metric} {score:.3f} against {baseline:.3f} "
     "for {name}. A pre-trained model can do worse than one trained from scratch when its "
     "domain is far from yours (negative transfer), or when there are enough labels to learn "
-    "the task directly. Try fine-tuning more layers (freeze='last:2', 'none'), another "
-    "backbone, or keep the simpler model."
+    "the task directly. {advice}"
 )
+WITHIN_NOISE = (
+    "Transfer {verb} the baseline, {metric} {score:.3f} against {baseline:.3f} for {name}, "
+    "but within noise on {n} test samples: {reading}. A larger test set would tell them apart."
+)
+# Freeze strategies a hint may suggest, the likeliest first.
+FREEZE_OPTIONS = ("last:2", "none", "progressive", "lora", "backbone")
 
 
 def evaluate(estimator, X, y, *, classification):
-    """Score a fitted estimator on test data: the metrics, and for a classifier its errors."""
+    """Score a fitted estimator on test data.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Fitted.
+    X, y : array-like
+        The test samples and their targets.
+    classification : bool
+        Whether ``estimator`` is a classifier.
+
+    Returns
+    -------
+    dict
+        ``metrics``; ``intervals``, a bootstrap interval ``[low, high]`` of each metric
+        (:func:`bootstrap_intervals`); ``predicted``, the predictions; and for a
+        classifier ``per_class`` and ``confusion_matrix``.
+    """
     predicted = estimator.predict(X)
+    intervals = bootstrap_intervals(y, predicted, classification=classification)
     if not classification:
         return {
             "metrics": {
                 "r2": float(metrics.r2_score(y, predicted)),
                 "mae": float(metrics.mean_absolute_error(y, predicted)),
                 "rmse": float(metrics.root_mean_squared_error(y, predicted)),
-            }
+            },
+            "intervals": intervals,
+            "predicted": predicted,
         }
     labels = [plain(c) for c in np.unique(np.concatenate([np.asarray(y), predicted]))]
     report = metrics.classification_report(
@@ -37,6 +64,7 @@ def evaluate(estimator, X, y, *, classification):
             "macro_f1": float(report["macro avg"]["f1-score"]),
             "balanced_accuracy": float(metrics.balanced_accuracy_score(y, predicted)),
         },
+        "intervals": intervals,
         "per_class": {str(c): report[str(c)] for c in labels},
         "confusion_matrix": {
             "labels": [str(c) for c in labels],
@@ -46,23 +74,164 @@ def evaluate(estimator, X, y, *, classification):
     }
 
 
+def baseline_summary(name, measured, y, predicted, *, classification):
+    """The report's ``baseline`` section: its scores, and the paired test against the model.
+
+    Parameters
+    ----------
+    name : str
+        The baseline's name.
+    measured : dict
+        What :func:`evaluate` returned for the baseline, ``predicted`` included.
+    y : array-like
+        The test targets.
+    predicted : array-like or None
+        The model's predictions for the same test samples; None where they failed (no
+        paired test then).
+    classification : bool
+        Whether both are classifiers.
+
+    Returns
+    -------
+    dict
+        ``name``, ``metrics``, ``intervals``, ``paired_test`` (:func:`paired_test`) and,
+        for classifiers, the baseline's ``confusion_matrix``.
+    """
+    test = None
+    if predicted is not None:
+        test = paired_test(y, predicted, measured["predicted"], classification=classification)
+    summary = {
+        "name": name,
+        "metrics": measured["metrics"],
+        "intervals": measured.get("intervals"),
+        "paired_test": test,
+    }
+    if "confusion_matrix" in measured:
+        summary["confusion_matrix"] = measured["confusion_matrix"]
+    return summary
+
+
+def tried_settings(estimator):
+    """What this run tried: the values of each searched parameter, ``freeze`` and ``backbone``.
+
+    What a hint should not suggest again.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The fitted pipeline, or the fitted search around it.
+
+    Returns
+    -------
+    dict
+        Parameter name (scikit-learn's ``step__param``) to the list of its values, JSON's
+        types: every value the search's candidates took, and the fitted pipeline's own
+        ``freeze`` (as its recipe resolved "auto") and ``backbone``.
+    """
+    tried = {}
+
+    def add(name, value):
+        values = tried.setdefault(name, [])
+        if plain(value) not in values:
+            values.append(plain(value))
+
+    for params in getattr(estimator, "cv_results_", {}).get("params", []):
+        for name, value in params.items():
+            add(name, value)
+    fitted = getattr(estimator, "best_estimator_", estimator)
+    for name, step in [("", fitted), *fitted.get_params(deep=True).items()]:
+        recipe = getattr(step, "recipe_", None)  # set by a fitted fine-tuner
+        if isinstance(recipe, dict) and "freeze" in recipe:
+            add(f"{name}__freeze" if name else "freeze", recipe["freeze"])
+    for name, value in fitted.get_params(deep=True).items():
+        last = name.rsplit("__", 1)[-1]
+        if last in ("freeze", "backbone") and isinstance(value, (str, int)) and value != "auto":
+            add(name, value)
+    return tried
+
+
 def primary_metric(classification):
     return "accuracy" if classification else "r2"
 
 
 def compare(report):
-    """The note a report carries when transfer did not beat its baseline (None otherwise)."""
+    """The note on transfer against the baseline: a loss, or a difference within noise.
+
+    Parameters
+    ----------
+    report : dict
+        Its ``baseline``'s ``paired_test`` says whether the difference is more than noise;
+        its ``tried`` (:func:`tried_settings`), what the advice should leave out. Gets
+        ``transfer_beats_baseline``.
+
+    Returns
+    -------
+    str or None
+        None without a baseline, or when transfer beat it beyond noise.
+    """
     baseline = report.get("baseline")
     if not baseline:
         return None
     metric = primary_metric(report["task"] == "classification")
     score, against = report["metrics"][metric], baseline["metrics"][metric]
-    report["transfer_beats_baseline"] = bool(score > against)
-    if score > against:
+    beats = bool(score > against)
+    report["transfer_beats_baseline"] = beats
+    test = baseline.get("paired_test")
+    noise = test is not None and not test["significant"]
+    if beats and not noise:
         return None
-    return NEGATIVE_TRANSFER.format(
-        metric=metric, score=score, baseline=against, name=baseline["name"]
-    )
+    words = {"metric": metric, "score": score, "baseline": against, "name": baseline["name"]}
+    advice = _advice(report.get("tried"))
+    if not noise:
+        return NEGATIVE_TRANSFER.format(advice=advice, **words)
+    verb = "beat" if beats else "did not beat"
+    note = WITHIN_NOISE.format(verb=verb, n=test["n"], reading=test["reading"], **words)
+    if beats:
+        return note
+    return f"{note} If the baseline stays ahead: {advice[0].lower()}{advice[1:]}"
+
+
+def _advice(tried):
+    """What to try next, leaving out the freeze strategies and backbones ``tried`` holds."""
+    if tried is None:  # what ran is not known: the general advice
+        return (
+            "Try fine-tuning more layers (freeze='last:2', 'none'), another backbone, "
+            "or keep the simpler model."
+        )
+    options = []
+    freezes = _values(tried, "freeze")
+    if freezes:
+        from ..finetune import RECIPES, Freeze
+
+        def kind(value):
+            if value == "auto":
+                return set().union(*(kind(r["freeze"]) for r in RECIPES.values()))
+            try:
+                parsed = Freeze.parse(value)
+            except ValueError:
+                return set()
+            return {(parsed.kind, parsed.count if parsed.kind == "last" else 0)}
+
+        done = set().union(*map(kind, freezes))
+        untried = [v for v in FREEZE_OPTIONS if not kind(v) <= done][:2]
+        if untried:
+            shown = ", ".join(map(repr, freezes))
+            options.append(f"freeze={' or '.join(map(repr, untried))} (this run tried {shown})")
+    backbones = _values(tried, "backbone")
+    if backbones:
+        options.append("a backbone other than " + ", ".join(map(repr, backbones)))
+    if not options:
+        return "Keep the simpler model."
+    return "Try " + ", ".join(options) + ", or keep the simpler model."
+
+
+def _values(tried, param):
+    """Every value ``tried`` holds for ``param`` of any step, in order, once each."""
+    found = []
+    for name, values in tried.items():
+        if name == param or name.endswith(f"__{param}"):
+            found += [v for v in values if v not in found]
+    return found
 
 
 def write_json(report, path):
@@ -90,32 +259,61 @@ def markdown(report):
             + ", ".join(f"`{k}={v!r}`" for k, v in search["best_params"].items())
         )
     timings = report["timings"]
-    lines += [f"- Fit {timings['fit_s']:.1f} s, predict {timings['predict_s']:.1f} s", ""]
+    lines += [f"- Fit {timings['fit_s']:.1f} s, predict {timings.get('predict_s', 0):.1f} s", ""]
     baseline = report.get("baseline")
     header = ["metric", "model"] + ([f"baseline: {baseline['name']}"] if baseline else [])
     lines += [_row(header), _row(["---"] * len(header))]
     for name, value in report["metrics"].items():
-        row = [name, f"{value:.4f}"]
-        if baseline:
-            row.append(f"{baseline['metrics'][name]:.4f}")
+        row = [name, _score(value, report.get("intervals"), name)]
+        if baseline:  # no score where the baseline failed
+            against = baseline["metrics"].get(name)
+            row.append("" if against is None else _score(against, baseline.get("intervals"), name))
         lines.append(_row(row))
+    if report.get("intervals"):
+        lines += [
+            "",
+            f"In brackets: {CONFIDENCE:.0%} bootstrap intervals over the {data['n_test']} test "
+            f"samples (percentile, {RESAMPLES} resamples).",
+        ]
+    test = (baseline or {}).get("paired_test")
+    if test:
+        lines += ["", f"Paired test against the baseline ({test['test']}): {test['reading']}."]
     if report.get("note"):
         lines += ["", f"**Note.** {report['note']}"]
+    for failure in report.get("errors") or []:  # after the fit: the model is saved all the same
+        lines += ["", f"**Failed: {failure['stage']}.** `{failure['error']}`"]
     if report.get("per_class"):
         lines += ["", "## Per class", "", _row(["class", "precision", "recall", "f1", "support"])]
         lines.append(_row(["---"] * 5))
         for name, scores in report["per_class"].items():
             values = [f"{scores[k]:.3f}" for k in ("precision", "recall", "f1-score")]
             lines.append(_row([name, *values, str(int(scores["support"]))]))
-        matrix = report["confusion_matrix"]
-        lines += ["", "## Confusion matrix (rows: true, columns: predicted)", ""]
-        lines += [_row(["", *matrix["labels"]]), _row(["---"] * (len(matrix["labels"]) + 1))]
-        for label, counts in zip(matrix["labels"], matrix["matrix"]):
-            lines.append(_row([f"**{label}**", *map(str, counts)]))
+        lines += ["", "## Confusion matrix (rows: true, columns: predicted)"]
+        matrices = [("Model", report["confusion_matrix"])]
+        if (baseline or {}).get("confusion_matrix"):
+            matrices.append((f"Baseline: {baseline['name']}", baseline["confusion_matrix"]))
+        for title, matrix in matrices:
+            if len(matrices) > 1:
+                lines += ["", f"### {title}"]
+            lines += ["", _row(["", *matrix["labels"]])]
+            lines.append(_row(["---"] * (len(matrix["labels"]) + 1)))
+            for label, counts in zip(matrix["labels"], matrix["matrix"]):
+                lines.append(_row([f"**{label}**", *map(str, counts)]))
     if report.get("files"):
         lines += ["", "## Files", ""]
         lines += [f"- {what}: `{name}`" for what, name in report["files"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _score(value, intervals, name):
+    """``0.9800 [0.94, 1.00]``: the score and, where there is one, its interval."""
+    interval = (intervals or {}).get(name)
+    if interval is None:
+        return f"{value:.4f}"
+    # Two decimals read best for scores; small errors keep two significant digits.
+    style = ".2f" if max(map(abs, interval)) >= 0.1 else ".2g"
+    low, high = ("0.00" if t == "-0.00" else t for t in (format(e, style) for e in interval))
+    return f"{value:.4f} [{low}, {high}]"
 
 
 def _row(cells):
@@ -123,20 +321,72 @@ def _row(cells):
 
 
 def write_confusion_png(report, path):
-    """The confusion matrix as a PNG, class names on both axes (matplotlib, no display)."""
+    """The confusion matrix as a PNG, and the baseline's to its right where there is one.
+
+    Both on the same colour scale and the same rows and columns (matplotlib, no display).
+
+    Parameters
+    ----------
+    report : dict
+        A classifier's report, its ``confusion_matrix`` and maybe the baseline's.
+    path : path-like
+        The PNG to write.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure written: one axes per matrix, and the colour bar's.
+    """
     from matplotlib.figure import Figure
 
-    matrix = report["confusion_matrix"]
-    labels = matrix["labels"]
-    side = max(4.5, 0.6 * len(labels) + 2.5)
-    figure = Figure(figsize=(side + 1, side), layout="constrained")
-    axes = figure.add_subplot()
-    display = metrics.ConfusionMatrixDisplay(np.array(matrix["matrix"]), display_labels=labels)
-    display.plot(ax=axes, cmap="Blues", colorbar=True, xticks_rotation=45)
-    axes.set_title(f"{report['name']}: accuracy {report['metrics']['accuracy']:.3f}")
-    for tick in axes.get_xticklabels():
-        tick.set_horizontalalignment("right")
-    figure.savefig(path, dpi=120)
+    baseline = report.get("baseline") or {}
+    panels = [("Model", report["confusion_matrix"], report["metrics"])]
+    if baseline.get("confusion_matrix"):
+        panels.append(
+            (f"Baseline: {baseline['name']}", baseline["confusion_matrix"], baseline["metrics"])
+        )
+    # Both on the same rows and columns, so that one cell means the same in each.
+    labels = list(dict.fromkeys(c for _, m, _ in panels for c in m["labels"]))
+    counts = [_aligned(matrix, labels) for _, matrix, _ in panels]
+    top = max(1, max(int(c.max()) for c in counts))
+    side = max(4.5, 0.55 * len(labels) + 2.5)
+    # The figure's own dpi, not savefig's: constrained layout is worked out at the figure's,
+    # and a larger one at saving clipped the rotated labels.
+    width = side * len(panels) - 1.0 * (len(panels) - 1) + 1.0  # one set of row names
+    figure = Figure(figsize=(width, side + 0.4), dpi=120, layout="constrained")
+    grid = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axes, (title, _, scores), matrix in zip(grid, panels, counts):
+        image = _draw_matrix(axes, matrix, labels, top)
+        axes.set_title(f"{title}\naccuracy {scores['accuracy']:.3f}")
+    for axes in grid[1:]:  # the rows are the model's: their names once, on the left
+        axes.set_ylabel("")
+        axes.tick_params(labelleft=False)
+    figure.colorbar(image, ax=list(grid), label="test samples", shrink=0.8)
+    figure.suptitle(report["name"])
+    figure.savefig(path)
+    return figure
+
+
+def _aligned(matrix, labels):
+    """``matrix``'s counts on the rows and columns of ``labels`` (zero where it has none)."""
+    where = [labels.index(c) for c in matrix["labels"]]
+    counts = np.zeros((len(labels), len(labels)), dtype=int)
+    counts[np.ix_(where, where)] = matrix["matrix"]
+    return counts
+
+
+def _draw_matrix(axes, counts, labels, top):
+    image = axes.imshow(counts, cmap="Blues", vmin=0, vmax=top)
+    for (row, column), count in np.ndenumerate(counts):
+        # Light text on dark cells, on the shared scale rather than each matrix's own.
+        colour = "white" if count > top / 2 else "black"
+        axes.text(column, row, count, ha="center", va="center", color=colour)
+    ticks = np.arange(len(labels))
+    axes.set_xticks(ticks, labels, rotation=45, ha="right", rotation_mode="anchor")
+    axes.set_yticks(ticks, labels)
+    axes.set_xlabel("Predicted label")
+    axes.set_ylabel("True label")
+    return image
 
 
 def write_search_table(search, path):

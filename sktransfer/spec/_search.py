@@ -41,7 +41,9 @@ def read_search(value, pipeline, path="search"):
     grid = section.require("params", dict)
     if not grid:
         raise SpecError(join(path, "params"), "name at least one parameter to search")
-    known = pipeline.get_params(deep=True)
+    # Parameters a user sets: not the private ones skorch's routing also lists (a___b).
+    known = [k for k in pipeline.get_params(deep=True) if not any(
+        part.startswith("_") for part in k.split("__"))]  # fmt: skip
     params = {}
     for name, values in grid.items():
         where = join(join(path, "params"), name)
@@ -82,19 +84,31 @@ def _values(values, name, pipeline, method, path):
     if not values:
         raise SpecError(path, "give at least one value")
     replaces_a_step = isinstance(pipeline.get_params(deep=True)[name], BaseEstimator)
-    built = []
+    built, errors = [], []
     for i, value in enumerate(values):
-        if replaces_a_step and value not in ("passthrough", "drop"):
-            value = build_estimator(value, join(path, i))
-        value = _value(value, join(path, i))
-        candidate = clone(pipeline)
         try:
-            candidate.set_params(**{name: value})
-        except (TypeError, ValueError) as exc:
-            raise SpecError(join(path, i), str(exc)) from None
-        check_tree(candidate, join(path, i))
-        built.append(value)
+            built.append(_candidate(pipeline, name, value, replaces_a_step, join(path, i)))
+        except SpecError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:  # every bad value at once, not one per run
+        raise SpecError(path, "; ".join(str(e).removeprefix(path) for e in errors))
     return built
+
+
+def _candidate(pipeline, name, value, replaces_a_step, path):
+    """One value of a searched parameter, built and checked on a copy of the pipeline."""
+    if replaces_a_step and value not in ("passthrough", "drop"):
+        value = build_estimator(value, path)
+    value = _value(value, path)
+    candidate = clone(pipeline)
+    try:
+        candidate.set_params(**{name: value})
+    except (TypeError, ValueError) as exc:
+        raise SpecError(path, str(exc)) from None
+    check_tree(candidate, path)
+    return value
 
 
 def _distribution(value, path):
@@ -123,7 +137,13 @@ def build_search(search, pipeline):
     """The unfitted search around ``pipeline``."""
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
-    common = {"cv": search["cv"], "scoring": search["scoring"], "n_jobs": search["n_jobs"]}
+    common = {
+        "cv": search["cv"],
+        "scoring": search["scoring"],
+        "n_jobs": search["n_jobs"],
+        # A fit that fails stops the search: scoring it NaN and going on hides the cause.
+        "error_score": "raise",
+    }
     if search["method"] == "grid":
         return GridSearchCV(pipeline, search["params"], **common)
     return RandomizedSearchCV(

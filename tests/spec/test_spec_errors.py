@@ -195,11 +195,11 @@ def test_invalid_yaml_and_a_missing_spec_file(tmp_path):
 
 
 def test_the_scratch_baseline_is_the_same_pipeline_trained_from_random_weights():
-    from sktransfer.spec._experiment import _baseline
+    from sktransfer.spec._baselines import build_baseline
 
     fine_tune = [{"FineTuneClassifier": {"freeze": "last:1", "max_epochs": 2}}]
-    name, baseline = _baseline(load_spec(spec(pipeline=fine_tune, evaluate={
-        "baseline": "scratch"})), None)  # fmt: skip
+    loaded = load_spec(spec(pipeline=fine_tune, evaluate={"baseline": "scratch"}))
+    name, baseline = build_baseline(loaded.baseline, loaded.fields, None, data=None)
     model = baseline.steps[0][1]
     assert name == "scratch"
     assert (model.weights, model.freeze, model.backbone_lr, model.max_epochs) == (
