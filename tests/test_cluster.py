@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from sktransfer import ImageEncoder, PixelEncoder, WorkerError, backbones
 from sktransfer.cli import main
-from sktransfer.spec import SpecError, load_spec, run
+from sktransfer.spec import SpecError, load_rank_spec, load_spec, rank, run
 
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
@@ -272,6 +272,31 @@ def test_a_spec_searches_on_the_cluster(client, image_paths, tmp_path):
     assert local["cluster"] is None
     assert report["search"]["best_params"] == local["search"]["best_params"]
     assert report["metrics"] == pytest.approx(local["metrics"])
+
+
+def test_a_ranking_scores_each_candidate_as_a_task_on_the_cluster(client, image_paths, tmp_path):
+    folder = tmp_path / "data"
+    for i, path in enumerate(image_paths[:30]):
+        (folder / f"class{i % 3}").mkdir(parents=True, exist_ok=True)
+        os.link(path, folder / f"class{i % 3}" / f"{i}.png")
+    spec = {
+        "data": {"images": "data", "test_size": 0.2},
+        "candidates": [{"ImageEncoder": {"image_size": SIZE}}, "PixelEncoder",
+                       {"ImageEncoder": {"image_size": SIZE, "layer": "blocks.4"}}],
+        "rank": {"scheduler": client.scheduler.address},
+    }  # fmt: skip
+    on_cluster = rank(load_rank_spec(spec, base_dir=tmp_path), output_dir=tmp_path / "out")
+    local = rank(load_rank_spec({**spec, "rank": {}}, base_dir=tmp_path))
+    assert on_cluster["cluster"] == {"scheduler": client.scheduler.address}
+    assert local["cluster"] is None
+    scores = {row["candidate"]: row["score"] for row in local["ranking"]}
+    assert {row["candidate"]: row["score"] for row in on_cluster["ranking"]} == pytest.approx(
+        scores, rel=1e-3
+    )
+    assert [row["index"] for row in on_cluster["ranking"]] == [
+        row["index"] for row in local["ranking"]
+    ]
+    assert (tmp_path / "out" / "ranking.png").exists()
 
 
 def test_the_cli_runs_and_encodes_on_a_scheduler(client, image_paths, tmp_path, capsys):

@@ -6,7 +6,14 @@ import pytest
 
 from sktransfer import datasets
 from sktransfer.cli import main
-from sktransfer.cli._demo import CONTENDERS, _fill, negative_transfer, plan, table
+from sktransfer.cli._demo import (
+    CONTENDERS,
+    _fill,
+    negative_transfer,
+    plan,
+    ranking_panel,
+    table,
+)
 from sktransfer.spec import build
 
 
@@ -84,6 +91,31 @@ def test_the_quick_demo_runs_and_writes_its_reports(tmp_path, capsys):
         assert chance + 0.15 < row["accuracy"][0] <= 1.0, row
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
     assert "accuracy against labels per class" in (tmp_path / "demo.md").read_text()
+    # Which backbone? Every contender that reads features, ranked at each size.
+    assert [(r["dataset"], r["per_class"]) for r in report["rankings"]] == [
+        ("fashion_mnist", 10), ("bbc_news", 4)
+    ]  # fmt: skip
+    for ranking in report["rankings"]:
+        readers = [n for n, c in CONTENDERS[ranking["dataset"]].items() if len(c["pipeline"]) > 1]
+        assert sorted(ranking["scores"]) == sorted(readers)
+    assert "Which backbone? LogME on the labelled samples" in printed
+    assert "Kendall tau" in (tmp_path / "demo.md").read_text()
+
+
+def test_the_ranking_panel_puts_logmes_order_beside_the_measured_one():
+    results = [result("pixels", [0.70, 0.72], False), result("probe", [0.80, 0.82], True),
+               result("blocks", [0.85, 0.83], True)]  # fmt: skip
+    rankings = [{"dataset": "fashion_mnist", "per_class": 10, "scorer": "logme",
+                 "scores": {"pixels": -0.9, "probe": -0.2, "blocks": -0.5}}]  # fmt: skip
+    lines = ranking_panel(rankings, results).splitlines()
+    assert lines[2] == (
+        "Fashion-MNIST images, 10 per class: Kendall tau 0.33; "
+        "LogME's first is not the most accurate: measure the few best"
+    )
+    rows = [line.split() for line in lines[4:]]
+    assert rows == [["1.", "probe", "-0.200", "0.810", "2"],
+                    ["2.", "blocks", "-0.500", "0.840", "1"],
+                    ["3.", "pixels", "-0.900", "0.710", "3"]]  # fmt: skip
 
 
 def test_the_demo_says_what_it_runs_and_how_long_before_it_starts(tmp_path):

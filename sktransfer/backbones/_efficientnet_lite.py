@@ -231,6 +231,11 @@ def build(name, weights="default"):
     return TimmBackbone(_network(get_variant(name), weights, classifier=False))
 
 
+def source_classifier(name, weights="default"):
+    """:func:`build_classifier`'s ImageNet classifier: 1280 features to 1000 logits."""
+    return build_classifier(name, weights).get_classifier()
+
+
 def _network(variant, weights, *, classifier):
     import timm
 
@@ -266,6 +271,7 @@ def specs():
             layer_groups=("stem", *(f"blocks.{i}" for i in range(6)), "head"),
             weights=v.weights,
             family="timm",
+            source_classifier=partial(source_classifier, v.name),
         )
         for v in VARIANTS.values()
     ]

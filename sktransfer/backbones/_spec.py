@@ -112,6 +112,13 @@ class BackboneSpec:
         ``build`` is what uses it).
     family : str
         The family of architectures, e.g. ``"torchvision"``.
+    source_classifier : callable, optional
+        ``source_classifier(weights)`` returns the pre-trained classifier's last
+        layer, a ``torch.nn.Linear`` reading ``forward_head``'s output (the
+        features of ``ImageEncoder(pooling="auto")``), with the weights
+        ``build`` would load, or None where the weights keep none. It lets
+        :meth:`~sktransfer.ImageEncoder.source_outputs` give the source
+        classes' logits beside the features, for LEEP and NCE (images only).
     default_pooling : {"avg", "max"}, optional
         Deprecated since 0.2.0, removed in 0.3.0 (a FutureWarning): what
         ``pooling="auto"`` does is the model's own ``forward_head``. It is
@@ -143,12 +150,15 @@ class BackboneSpec:
         layer_groups=(),
         weights=None,
         family="",
+        source_classifier=None,
         default_pooling=None,
     ):
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
         if not callable(build):
             raise TypeError(f"build must be callable, got {build!r}")
+        if source_classifier is not None and not callable(source_classifier):
+            raise TypeError(f"source_classifier must be callable, got {source_classifier!r}")
         if modality == "image" and preprocessing is None:
             preprocessing = ImagePreprocessing()
         self.name = name
@@ -171,6 +181,7 @@ class BackboneSpec:
                 stacklevel=2,
             )
         self.default_pooling = default_pooling
+        self.source_classifier = source_classifier
         # Set by the registry: the entry point (or built-in family) that provided it.
         self.namespace = None
 
@@ -203,6 +214,44 @@ class BackboneSpec:
         if self.modality == "image":
             model = _image_backbone(model, self)
         return model
+
+    def load_source_classifier(self, weights="default"):
+        """The pre-trained classifier's last layer, as ``source_classifier(weights)`` gives it.
+
+        Parameters
+        ----------
+        weights : "default", None or path, default="default"
+            As for ``build``: the classifier of the same weights as the features.
+
+        Returns
+        -------
+        torch.nn.Linear
+            In eval mode, on the CPU: it maps ``forward_head``'s output to the
+            source classes' logits.
+
+        Raises
+        ------
+        ValueError
+            The backbone keeps no classifier (its spec gives no
+            ``source_classifier``, or it returned None), or the layer does not
+            read features of the backbone's size.
+        """
+        from torch import nn
+
+        linear = self.source_classifier(weights) if self.source_classifier else None
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(
+                f"backbone {self.qualified_name!r} keeps no pre-trained classifier, so it has "
+                "no source outputs (LEEP, NCE); score its features instead ('logme', "
+                "'hscore', 'probe')"
+            )
+        size = self.known_feature_dim
+        if size is not None and linear.in_features != size:
+            raise ValueError(
+                f"backbone {self.qualified_name!r}: its source classifier reads "
+                f"{linear.in_features} features, its forward_head gives {size}"
+            )
+        return linear.eval().requires_grad_(False)
 
     @property
     def qualified_name(self):

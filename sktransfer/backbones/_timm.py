@@ -213,10 +213,20 @@ def create(name, weights="default"):
         is read by :func:`sktransfer.weights.load_state_dict` (``.npz`` files by
         timm's reader) and loaded by timm, checkpoint filters included.
     """
+    return TimmBackbone(_model(name, weights))
+
+
+def source_classifier(name, weights="default"):
+    """The classifier of timm's model ``name`` with these weights (``get_classifier()``)."""
+    return _model(name, weights).get_classifier()
+
+
+def _model(name, weights):
+    """timm's whole model, classifier included, with the requested weights."""
     import timm
 
     if weights is None:
-        return TimmBackbone(timm.create_model(name, pretrained=False))
+        return timm.create_model(name, pretrained=False)
     cfg = timm.models.get_pretrained_cfg(name)
     source = weights_source(cfg.to_dict()) if cfg is not None else None
     path = weights_module.resolve(source, weights, backbone=name)
@@ -225,10 +235,9 @@ def create(name, weights="default"):
     else:  # read by the library's one safe loader; timm filters and loads the state dict
         overlay = dict(state_dict=weights_module.load_state_dict(path))
     try:
-        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
     except (RuntimeError, KeyError, ValueError) as exc:
         raise ValueError(f"weights file '{path}' does not fit timm's {name}: {exc}") from exc
-    return TimmBackbone(model)
 
 
 @functools.cache
@@ -282,6 +291,7 @@ def spec(name):
         layer_groups=lambda: describe(name)[1],
         weights=weights_source(config),
         family=FAMILY,
+        source_classifier=functools.partial(source_classifier, name),
     )
 
 

@@ -281,12 +281,28 @@ def backbone_of(name, model):
 
 def build(name, weights="default", *, source=None, input_size=224):
     """Build torchvision's ``name`` with the requested weights, as an ImageBackbone."""
+    return backbone_of(name, _model(name, weights, source=source, input_size=input_size))
+
+
+def source_classifier(name, weights="default", *, source=None, input_size=224):
+    """The last ``nn.Linear`` of torchvision's ``name``: the one that gives its class logits.
+
+    None for SqueezeNet, whose classifier is a convolution on the feature map.
+    """
+    model = _model(name, weights, source=source, input_size=input_size)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    # Registered last in every torchvision classifier, after any auxiliary heads.
+    return linears[-1] if linears else None
+
+
+def _model(name, weights, *, source, input_size):
+    """torchvision's whole classifier ``name``, with the requested weights."""
     path = weights_module.resolve(source, weights, backbone=name)
     kwargs = dict(_BUILD_KWARGS.get(name, {}))
     if name.startswith("vit"):  # position embeddings are sized for the weights' resolution
         kwargs["image_size"] = input_size
     if path is None:
-        return backbone_of(name, get_model(name, weights=None, **kwargs))
+        return get_model(name, weights=None, **kwargs)
     state = _fix_legacy_keys(name, weights_module.load_state_dict(path))
 
     def load(model, assign):
@@ -295,8 +311,7 @@ def build(name, weights="default", *, source=None, input_size=224):
         except RuntimeError as exc:
             raise ValueError(f"weights file '{path}' does not fit {name}: {exc}") from exc
 
-    model = weights_module.build_with_weights(lambda: get_model(name, weights=None, **kwargs), load)
-    return backbone_of(name, model)
+    return weights_module.build_with_weights(lambda: get_model(name, weights=None, **kwargs), load)
 
 
 # The feature size of each model's pre-trained weights (its classifier's input, or
@@ -363,19 +378,21 @@ def _spec(name):
     default = get_model_weights(name).DEFAULT
     preprocessing = _preprocessing(default)
     source = WeightsSource(filename=default.url.rsplit("/", 1)[-1], url=default.url)
+    where = {"source": source, "input_size": preprocessing.input_size}
     meta = default.meta
     top1 = meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
     accuracy = f", ImageNet top-1 {top1:.1f}%" if top1 else ""
     return BackboneSpec(
         name=name,
         modality="image",
-        build=functools.partial(build, name, source=source, input_size=preprocessing.input_size),
+        build=functools.partial(build, name, **where),
         description=f"torchvision {name} ({meta.get('num_params', 0) / 1e6:.1f}M params{accuracy})",
         preprocessing=preprocessing,
         feature_dim=FEATURE_DIMS.get(name, lambda: describe(name, preprocessing.input_size)[0]),
         layer_groups=lambda: describe(name, preprocessing.input_size)[1],
         weights=source,
         family=FAMILY,
+        source_classifier=functools.partial(source_classifier, name, **where),
     )
 
 

@@ -9,7 +9,7 @@ import textwrap
 
 from .. import backbones
 from ..encoders import ENCODERS
-from ..ranking import FEATURE_SCORERS
+from ..ranking import SCORERS
 from ._encode import FORMATS
 
 
@@ -115,6 +115,7 @@ def _rank_command(args):
             scorer=args.scorer,
             progress=not args.quiet,
             log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+            scheduler=args.scheduler,
         )
     print(ranking_table(report))
     return 0
@@ -290,10 +291,15 @@ def build_parser():
     ranking.add_argument("spec", help="the YAML spec file (data: and candidates:)")
     ranking.add_argument("--out", help="write the table and chart here (default: output.dir)")
     ranking.add_argument(
-        "--scorer", choices=FEATURE_SCORERS, help="instead of the spec's rank.scorer"
+        "--scorer", choices=sorted(SCORERS), help="instead of the spec's rank.scorer"
     )
     ranking.add_argument(
         "--quiet", action="store_true", help="no progress on standard error, only the table"
+    )
+    ranking.add_argument(
+        "--scheduler",
+        help="score the candidates on this Dask cluster, one task each: its address "
+        "(tcp://host:8786) or 'local' for worker processes here (overrides rank.scheduler)",
     )
     ranking.set_defaults(run=_rank_command)
 

@@ -146,7 +146,7 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
         log(line)
     from ..spec import run  # torch and the rest: after the plan, which the user reads meanwhile
 
-    results, started = [], time.perf_counter()
+    results, rankings, started = [], [], time.perf_counter()
     for dataset, (sizes, test_per_class) in SIZES[mode].items():
         for per_class in sizes:
             for name, contender in CONTENDERS[dataset].items():
@@ -177,16 +177,26 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
                     f"{TITLES[dataset]}, {per_class:>3} per class, {name:<46} "
                     f"{_mean_spread(scores)}   ({took:.0f} s)"
                 )
+            rankings.append(which_backbone(dataset, per_class, test_per_class, draws, cache))
     notes = negative_transfer(results)
     seconds = time.perf_counter() - started
-    report = {"mode": mode, "draws": draws, "seconds": seconds, "results": results, "notes": notes}
+    report = {
+        "mode": mode,
+        "draws": draws,
+        "seconds": seconds,
+        "results": results,
+        "rankings": rankings,
+        "notes": notes,
+    }
     text = table(results, draws)
+    panel = ranking_panel(rankings, results)
     log("")
     log(text)
+    log(panel)
     for note in notes:
         log(f"Note: {note}")
     (out / "demo.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "demo.md").write_text(markdown(report, text))
+    (out / "demo.md").write_text(markdown(report, text, panel))
     plot(results, out / "demo.png")
     log(f"\nwrote demo.json, demo.md and demo.png in {out}")
     return 0
@@ -209,6 +219,8 @@ def plan(mode, draws, out):
         f"about {minutes:.0f} min on two idle CPU cores (longer on a busy machine, shorter "
         f"when run again: the embedding cache in {out / 'cache'} is kept); one line per "
         "contender, with its own time",
+        "then, per size, LogME ranks the contenders that read features (from their cached "
+        "features: seconds), beside the accuracies measured",
     ]
 
 
@@ -267,7 +279,69 @@ def negative_transfer(results):
     return notes
 
 
-def markdown(report, text):
+def which_backbone(dataset, per_class, test_per_class, draws, cache):
+    """LogME of every contender that reads features, on each labelled draw, before training.
+
+    The contenders whose pipeline encodes and then fits a model on the features are
+    the candidates; their encoders read the demo's cache, so the ranking costs the
+    scores alone. Returns the setting and each candidate's mean score.
+    """
+    from ..spec import rank
+
+    contenders = {
+        name: contender["pipeline"][0]
+        for name, contender in CONTENDERS[dataset].items()
+        if len(contender["pipeline"]) > 1
+    }
+    candidates = _fill(list(contenders.values()), {"CACHE": cache})
+    scores = np.zeros((draws, len(contenders)))
+    for seed in range(draws):
+        data = {"dataset": dataset, "per_class": per_class, "test_per_class": test_per_class,
+                "random_state": seed}  # fmt: skip
+        report = rank({"name": dataset, "data": data, "candidates": candidates})
+        for row in report["ranking"]:
+            scores[seed, row["index"]] = row["score"]
+    return {
+        "dataset": dataset,
+        "per_class": per_class,
+        "scorer": "logme",
+        "scores": dict(zip(contenders, scores.mean(axis=0).tolist())),
+    }
+
+
+def ranking_panel(rankings, results):
+    """Which backbone? Each setting's LogME order beside the accuracy measured after it."""
+    from scipy.stats import kendalltau
+
+    accuracy = {(r["dataset"], r["per_class"], r["contender"]): r["accuracy"] for r in results}
+    lines = ["Which backbone? LogME on the labelled samples (before training anything) "
+             "against the test accuracy measured above"]  # fmt: skip
+    for ranking in rankings:
+        setting = (ranking["dataset"], ranking["per_class"])
+        names = sorted(ranking["scores"], key=ranking["scores"].get, reverse=True)
+        measured = [float(np.mean(accuracy[(*setting, name)])) for name in names]
+        order = np.argsort(np.argsort(-np.array(measured))) + 1
+        scores = [ranking["scores"][name] for name in names]
+        tau = kendalltau(scores, measured).statistic
+        width = max(len(n) for n in names) + 4
+        lines += [
+            "",
+            f"{TITLES[setting[0]]}, {setting[1]} per class: Kendall tau {tau:.2f}"
+            + (
+                "; LogME's first is the most accurate"
+                if order[0] == 1
+                else "; LogME's first is not the most accurate: measure the few best"
+            ),  # fmt: skip
+            f"{'  LogME order':<{width}}{'LogME':>9}{'accuracy':>10}{'measured rank':>15}",
+        ]
+        for i, name in enumerate(names):
+            lines.append(
+                f"  {i + 1}. {name:<{width - 5}}{scores[i]:>9.3f}{measured[i]:>10.3f}{order[i]:>15}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def markdown(report, text, panel):
     lines = [
         "# sktransfer demo: does transfer pay with few labels?",
         "",
@@ -279,6 +353,10 @@ def markdown(report, text):
         "```",
         "",
         "![accuracy against labels per class](demo.png)",
+        "",
+        "```",
+        panel.rstrip(),
+        "```",
     ]
     lines += [""] + [f"**Note.** {note}" for note in report["notes"]]
     return "\n".join(lines) + "\n"

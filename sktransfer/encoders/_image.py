@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from .. import backbones, images
 from .._checks import BOOLEAN, CACHE, NONE, PATH, Device, InstanceOf, Interval, Options
@@ -193,6 +194,58 @@ class ImageEncoder(BaseEncoder):
         return model
 
     # -- encoding ----------------------------------------------------------------------
+
+    def source_outputs(self, X):
+        """The features of ``X`` and the pre-trained classifier's logits, from one pass.
+
+        The logits are what the backbone's own classifier (ImageNet's 1000
+        classes for the built-in ones) makes of the features ``transform``
+        gives: its last layer applied to them, so nothing runs twice. They are
+        what LEEP and NCE (:mod:`sktransfer.ranking`) read.
+
+        Parameters
+        ----------
+        X : array-like or iterable
+            The images, as ``transform`` reads them.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out_), dtype float32
+            As ``transform`` returns them.
+        logits : ndarray of shape (n_samples, n_source_classes), dtype float32
+            The source classifier's logits.
+
+        Raises
+        ------
+        ValueError
+            The encoder reads a ``layer`` or pools otherwise than the
+            classifier (``pooling="auto"``), or the backbone keeps no
+            classifier (a loaded module, SqueezeNet, most plugins).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+        >>> encoder = ImageEncoder("resnet18", weights=None).fit(images)
+        >>> features, logits = encoder.source_outputs(images)
+        >>> features.shape, logits.shape
+        ((2, 512), (2, 1000))
+        """
+        import torch
+
+        check_is_fitted(self, "model_")
+        if self.layer is not None or self.pooling_ != "pre_logits":
+            raise ValueError(
+                "source outputs are the classifier's logits of the features it was trained "
+                f"on: use layer=None and pooling='auto' (this encoder has layer={self.layer!r}, "
+                f"pooling={self.pooling!r})"
+            )
+        spec = resolve_spec(self.backbone, "image")
+        classifier = spec.load_source_classifier(self.weights)
+        features = self.transform(X)
+        with torch.inference_mode():
+            logits = classifier(torch.from_numpy(features)).numpy()
+        return features, logits
 
     def _fingerprint(self):
         return {

@@ -1,10 +1,9 @@
 """Ranking backbones and layers by how well they transfer, before training anything."""
 
-from .scorers import FEATURE_SCORERS, SCORERS, Scorer, h_score, leep, logme, nce, probe_score
+from .scorers import SCORERS, Scorer, h_score, leep, logme, nce, probe_score
 from .selection import BackboneSelector, candidate_name, layers_of, rank_backbones
 
 __all__ = [
-    "FEATURE_SCORERS",
     "SCORERS",
     "BackboneSelector",
     "Scorer",

@@ -479,6 +479,3 @@ SCORERS = {
     "leep": Scorer("leep", leep, "source_outputs"),
     "probe": Scorer("probe", probe_score, "features", regression=True, costly=True),
 }
-
-# What a ranking of candidates' features can use (the others read a source classifier).
-FEATURE_SCORERS = tuple(sorted(name for name, s in SCORERS.items() if s.reads == "features"))

@@ -127,57 +127,75 @@ def _dense(features):
     return np.asarray(features.toarray() if hasattr(features, "toarray") else features)
 
 
+def _source_outputs(encoder, name, scorer, X, y):
+    """A candidate's features and its source classifier's logits, from one encoding."""
+    if not hasattr(encoder, "source_outputs"):
+        raise ValueError(
+            f"candidate {name!r} has no source classifier, which {scorer!r} reads: rank "
+            "image backbones that keep theirs (ImageEncoder.source_outputs), or score "
+            "features ('logme', 'hscore', 'probe')"
+        )
+    return encoder.fit(X, y).source_outputs(X)
+
+
 def _regression(y, regression):
     if regression == "auto":
         return type_of_target(y) in ("continuous", "continuous-multioutput")
     return bool(regression)
 
 
-def _score_all(X, y, candidates, scorer, cache, regression):
-    """Each candidate fitted, encoding X once, and scored.
+def _score_all(X, y, candidates, scorer, cache, regression, n_jobs):
+    """Each candidate fitted, encoding X once, and scored, in joblib's parallel tasks.
 
     Returns the fitted encoders, the table's rows, and the best candidate's features
     of X as it gave them (the first of equal scores, as ``np.argmax`` picks).
     """
+    from joblib import Parallel, delayed
+
     if scorer not in SCORERS:
         raise ValueError(f"unknown scorer {scorer!r}; expected one of {sorted(SCORERS)}")
-    chosen = SCORERS[scorer]
-    if chosen.reads != "features":
-        raise ValueError(
-            f"{scorer!r} reads a source classifier's outputs, which the candidates' encoders "
-            "do not give; rank with 'logme', 'hscore' or 'probe', or call "
-            f"sktransfer.ranking.{chosen.function.__name__} on the logits yourself"
-        )
     regression = _regression(y, regression)
-    if regression and not chosen.regression:
+    if regression and not SCORERS[scorer].regression:
         raise ValueError(f"{scorer!r} scores class labels only; use 'logme' or 'probe'")
     if not candidates:
         raise ValueError("give at least one candidate")
-    encoders, rows, names = [], [], {}
-    best, best_score = None, -np.inf
-    for candidate in candidates:
-        encoder = _encoder(candidate, cache)
-        name = candidate_name(candidate)
-        names[name] = names.get(name, 0) + 1
-        started = time.perf_counter()
-        output = encoder.fit_transform(X, y)
-        features = _dense(output)
-        encoded = time.perf_counter()
-        options = {"regression": True} if regression else {}
-        score = chosen(features, y, **options)
-        if best is None or score > best_score:  # kept, so the winner is not encoded twice
-            best, best_score = output, score
-        rows.append(
-            {
-                "candidate": name if names[name] == 1 else f"{name} #{names[name]}",
-                "score": float(score),
-                "feature_dim": features.shape[1],
-                "encode_s": encoded - started,
-                "score_s": time.perf_counter() - encoded,
-            }
-        )
+    names = [candidate_name(c) for c in candidates]
+    seen = [names[: i + 1].count(n) for i, n in enumerate(names)]
+    names = [n if k == 1 else f"{n} #{k}" for n, k in zip(names, seen)]
+    tasks = (
+        delayed(_score_one)(_encoder(c, cache), name, X, y, scorer, regression)
+        for c, name in zip(candidates, names)
+    )
+    encoders, rows, best, best_score = [], [], None, -np.inf
+    # A generator: each candidate's features are dropped as soon as a better one comes.
+    for encoder, row, output in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
+        if best is None or row["score"] > best_score:  # kept: the winner is not encoded twice
+            best, best_score = output, row["score"]
         encoders.append(encoder)
+        rows.append(row)
     return encoders, rows, best
+
+
+def _score_one(encoder, name, X, y, scorer, regression):
+    """One candidate: fitted, its features (and source outputs) of X, its score."""
+    chosen = SCORERS[scorer]
+    started = time.perf_counter()
+    if chosen.reads == "features":
+        output = encoder.fit_transform(X, y)
+        inputs = features = _dense(output)
+    else:
+        output, inputs = _source_outputs(encoder, name, scorer, X, y)
+        features = _dense(output)
+    encoded = time.perf_counter()
+    score = chosen(inputs, y, **({"regression": True} if regression else {}))
+    row = {
+        "candidate": name,
+        "score": float(score),
+        "feature_dim": features.shape[1],
+        "encode_s": encoded - started,
+        "score_s": time.perf_counter() - encoded,
+    }
+    return encoder, row, output
 
 
 def _table(rows):
@@ -189,7 +207,7 @@ def _table(rows):
     return table[columns].sort_values("rank", kind="stable").reset_index(drop=True)
 
 
-def rank_backbones(X, y, candidates, *, scorer="logme", cache=None, regression="auto"):
+def rank_backbones(X, y, candidates, *, scorer="logme", cache=None, regression="auto", n_jobs=None):
     """Score every candidate's features on ``(X, y)``, best first; nothing is trained.
 
     Parameters
@@ -200,13 +218,22 @@ def rank_backbones(X, y, candidates, *, scorer="logme", cache=None, regression="
         Class labels, or real targets.
     candidates : list
         Backbone names, scikit-learn transformers, :func:`layers_of`'s encoders.
-    scorer : {"logme", "hscore", "probe"}, default="logme"
-        A features scorer of :data:`~sktransfer.ranking.SCORERS`; higher is better.
+    scorer : {"logme", "hscore", "probe", "leep", "nce"}, default="logme"
+        A scorer of :data:`~sktransfer.ranking.SCORERS`; higher is better.
+        "leep" and "nce" read the source classifier's logits
+        (:meth:`~sktransfer.ImageEncoder.source_outputs`), so every candidate
+        must be an image backbone that keeps its classifier.
     cache : str, path-like or True, optional
         The embedding cache of the candidates that take one (and have none of
         their own): the winner's features are then not computed twice.
     regression : "auto" or bool, default="auto"
         Whether ``y`` holds real targets; "auto" tells from ``y``.
+    n_jobs : int, optional
+        Candidates scored at once, each a joblib task (None: one at a time,
+        unless a ``joblib.parallel_backend`` says otherwise). Under
+        ``joblib.parallel_backend("dask")`` (:mod:`sktransfer.cluster`) each
+        candidate is a task on the cluster. On one machine, leave it: every
+        encoder already runs torch on all the cores.
 
     Returns
     -------
@@ -224,7 +251,7 @@ def rank_backbones(X, y, candidates, *, scorer="logme", cache=None, regression="
     >>> list(table.columns)
     ['candidate', 'score', 'rank', 'feature_dim', 'encode_s', 'score_s']
     """
-    _, rows, _ = _score_all(X, y, list(candidates), scorer, cache, regression)
+    _, rows, _ = _score_all(X, y, list(candidates), scorer, cache, regression, n_jobs)
     return _table(rows)
 
 
@@ -239,13 +266,16 @@ class BackboneSelector(TransformerMixin, BaseEstimator):
     ----------
     candidates : list
         Backbone names, scikit-learn transformers, :func:`layers_of`'s encoders.
-    scorer : {"logme", "hscore", "probe"}, default="logme"
-        How candidates are scored; higher is better.
+    scorer : {"logme", "hscore", "probe", "leep", "nce"}, default="logme"
+        How candidates are scored (:func:`rank_backbones`); higher is better.
     cache : str, path-like or True, optional
         The candidates' embedding cache: with one, a sample each candidate
         has encoded (in any fold, in any fit) is read back, not encoded again.
     regression : "auto" or bool, default="auto"
         Whether ``y`` holds real targets.
+    n_jobs : int, optional
+        Candidates scored at once (:func:`rank_backbones`): on a Dask cluster,
+        one task each.
 
     Attributes
     ----------
@@ -272,11 +302,14 @@ class BackboneSelector(TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, candidates=None, *, scorer="logme", cache=None, regression="auto"):
+    def __init__(
+        self, candidates=None, *, scorer="logme", cache=None, regression="auto", n_jobs=None
+    ):
         self.candidates = candidates
         self.scorer = scorer
         self.cache = cache
         self.regression = regression
+        self.n_jobs = n_jobs
 
     def fit(self, X, y):
         """Encode ``X`` with every candidate, score it against ``y``, keep the best.
@@ -320,7 +353,7 @@ class BackboneSelector(TransformerMixin, BaseEstimator):
             raise ValueError("BackboneSelector scores candidates against y: pass y to fit")
         candidates = list(self.candidates or [])
         encoders, rows, features = _score_all(
-            X, y, candidates, self.scorer, self.cache, self.regression
+            X, y, candidates, self.scorer, self.cache, self.regression, self.n_jobs
         )
         scores = [row["score"] for row in rows]
         self.selected_index_ = int(np.argmax(scores))

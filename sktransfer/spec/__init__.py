@@ -7,7 +7,8 @@ public ones) and is read with ``yaml.safe_load``: it holds data, never code.
 
 from ..exceptions import SpecError
 from ._experiment import MODEL_FORMAT, Spec, build, load_spec, run
-from ._rank import load_rank_spec, rank, ranking_table
+from ._rank import load_rank_spec, rank
+from ._rank_outputs import ranking_table
 
 __all__ = [
     "MODEL_FORMAT",

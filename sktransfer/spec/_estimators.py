@@ -131,7 +131,7 @@ def _parameter(name, key, value, path):
     if name == "BackboneSelector" and key == "candidates":
         return read_candidates(value, path)
     if name == "BackboneSelector" and key == "scorer":
-        return check(value, path, str, choices=feature_scorers())
+        return check(value, path, str, choices=ranking_scorers())
     return _value(value, path)
 
 
@@ -144,11 +144,11 @@ def _value(value, path):
     return value
 
 
-def feature_scorers():
-    """The scorers a ranking of candidates can use: those that read features."""
-    from ..ranking import FEATURE_SCORERS
+def ranking_scorers():
+    """The scorers a ranking of candidates can use, by name."""
+    from ..ranking import SCORERS
 
-    return list(FEATURE_SCORERS)
+    return sorted(SCORERS)
 
 
 def read_candidates(value, path):
@@ -292,10 +292,10 @@ def check_tree(estimator, path):
 
 
 def _check_selector(selector):
-    if selector.scorer not in feature_scorers():
+    if selector.scorer not in ranking_scorers():
         raise ValueError(
-            f"scorer must be one of {', '.join(feature_scorers())}, got {show(selector.scorer)}"
-            + did_you_mean(selector.scorer, feature_scorers())
+            f"scorer must be one of {', '.join(ranking_scorers())}, got {show(selector.scorer)}"
+            + did_you_mean(selector.scorer, ranking_scorers())
         )
     if not isinstance(selector.candidates, list) or not selector.candidates:
         raise ValueError(f"candidates must be a non-empty list, got {show(selector.candidates)}")

@@ -3,7 +3,7 @@
 A ranking spec has a spec's ``data`` and ``output`` sections, a ``candidates``
 list (as :class:`~sktransfer.ranking.BackboneSelector`'s in a pipeline: backbone
 names, estimator nodes, ``{layers_of: NAME}``) and an optional ``rank`` section
-(``scorer``, ``cache``, ``regression``). Only the training samples are ranked:
+(``scorer``, ``cache``, ``regression``, ``scheduler``). Only the training samples are ranked:
 those a run of the same ``data`` section would train on. Nothing is trained.
 """
 
@@ -21,16 +21,14 @@ from tqdm.auto import tqdm
 from ..exceptions import SpecError
 from ._data import check_paths, read_section
 from ._data import load as load_data
-from ._estimators import feature_scorers, read_candidates
+from ._estimators import ranking_scorers, read_candidates
 from ._experiment import _bar, _output_dir, read_source
 from ._fields import Section
 from ._inputs import check_inputs
-from ._report import write_json
+from ._rank_outputs import write_ranking
 
 FIELDS = ("name", "data", "candidates", "rank", "output")
-RANK_FIELDS = ("scorer", "cache", "regression")
-SCORER_NAMES = {"logme": "LogME", "hscore": "H-score", "probe": "linear probe"}
-CHOSEN, OTHER = "#d95f02", "#9aa5b1"  # orange against grey, apart in every colour vision
+RANK_FIELDS = ("scorer", "cache", "regression", "scheduler")
 
 
 @dataclasses.dataclass
@@ -44,6 +42,7 @@ class RankSpec:
     scorer: str = "logme"
     cache: object = None
     regression: object = "auto"
+    scheduler: str | None = None
 
     @property
     def name(self):
@@ -88,11 +87,13 @@ def load_rank_spec(source, *, base_dir=None):
     check_paths(fields["data"], where)
     candidates = read_candidates(section.require("candidates", list), "candidates")
     settings = Section(fields.get("rank"), "rank", RANK_FIELDS)
-    scorer = settings.get("scorer", str, default="logme", choices=feature_scorers())
+    scorer = settings.get("scorer", str, default="logme", choices=ranking_scorers())
     regression = settings.get("regression", (str, bool), default="auto")
     if isinstance(regression, str):
         settings.get("regression", str, choices=("auto",))
-    spec = RankSpec(fields, where, candidates, scorer, _cache(settings, where), regression)
+    scheduler = settings.get("scheduler", str)
+    cache = _cache(settings, where)
+    spec = RankSpec(fields, where, candidates, scorer, cache, regression, scheduler)
     _output_dir(spec)  # checks the output section now, not after the ranking
     return spec
 
@@ -105,7 +106,7 @@ def _cache(settings, base_dir):
     return True if cache else None
 
 
-def rank(spec, *, output_dir=None, scorer=None, progress=False, log=None):
+def rank(spec, *, output_dir=None, scorer=None, progress=False, log=None, scheduler=None):
     """Score every candidate on the spec's training samples; write the ranking's files.
 
     Parameters
@@ -121,21 +122,25 @@ def rank(spec, *, output_dir=None, scorer=None, progress=False, log=None):
         One line per candidate on standard error (a bar on a terminal).
     log : callable, optional
         Called with one line per stage (e.g. ``print``).
+    scheduler : str, optional
+        Score the candidates on this Dask cluster, one task each (an address,
+        or ``"local"`` for worker processes here), instead of the spec's
+        ``rank.scheduler``; their progress is then in Dask's dashboard.
 
     Returns
     -------
     dict
         name, scorer, task, data, ``ranking`` (one dict per candidate, best
         first: candidate, score, rank, feature_dim, encode_s, score_s,
-        chosen), chosen, timings and files.
+        chosen, and index, its position in ``candidates``), chosen, timings
+        and files.
     """
-    from ..ranking import rank_backbones
 
     if not isinstance(spec, RankSpec):
         spec = load_rank_spec(spec)
     scorer = scorer or spec.scorer
-    if scorer not in feature_scorers():
-        raise SpecError("rank.scorer", f"expected one of {', '.join(feature_scorers())}")
+    if scorer not in ranking_scorers():
+        raise SpecError("rank.scorer", f"expected one of {', '.join(ranking_scorers())}")
     log = log or (lambda line: None)
     out = _output_dir(spec, output_dir)
     data, regression = _training_data(spec)
@@ -149,6 +154,38 @@ def rank(spec, *, output_dir=None, scorer=None, progress=False, log=None):
     )
     n = len(spec.candidates)
     log(f"ranking {n} candidates by {scorer} on {len(y)} training samples ({data.source})")
+    started = time.perf_counter()
+    scheduler = scheduler or spec.scheduler
+    if scheduler is None:
+        rows = _rank_here(spec, X, y, scorer, regression, progress)
+    else:
+        rows = _rank_on_cluster(spec, X, y, scorer, regression, scheduler, log)
+    report = {
+        "name": spec.name,
+        "scorer": scorer,
+        "task": "regression" if regression else "classification",
+        "data": {
+            "source": data.source,
+            "n_train": len(y),
+            "classes": None if regression else [str(c) for c in np.unique(y)],
+        },
+        "ranking": _ranked(rows),
+        "timings": {"total_s": time.perf_counter() - started},
+        "cluster": None if scheduler is None else {"scheduler": scheduler},
+        "files": {},
+    }
+    report["chosen"] = report["ranking"][0]["candidate"]
+    if out is not None:
+        report["files"] = write_ranking(report, out)
+        log(f"wrote {', '.join(report['files'].values())} in {out}")
+    return report
+
+
+def _rank_here(spec, X, y, scorer, regression, progress):
+    """The candidates one after another, with a progress line each."""
+    from ..ranking import rank_backbones
+
+    n = len(spec.candidates)
     stream = sys.stderr
     terminal = progress and getattr(stream, "isatty", lambda: False)()
     bar = tqdm(total=n, file=stream, disable=not terminal, unit="candidate")
@@ -163,7 +200,7 @@ def rank(spec, *, output_dir=None, scorer=None, progress=False, log=None):
         except Exception as exc:  # which candidate failed is the first thing to know
             bar.close()
             raise RuntimeError(f"candidate {i}/{n}, {name}: {type(exc).__name__}: {exc}") from exc
-        rows.append({**row.to_dict(), "candidate": name})
+        rows.append({**row.to_dict(), "candidate": name, "index": i - 1})
         bar.update(1)
         if progress and not terminal:
             now = time.perf_counter()
@@ -176,24 +213,29 @@ def rank(spec, *, output_dir=None, scorer=None, progress=False, log=None):
                 flush=True,
             )
     bar.close()
-    report = {
-        "name": spec.name,
-        "scorer": scorer,
-        "task": "regression" if regression else "classification",
-        "data": {
-            "source": data.source,
-            "n_train": len(y),
-            "classes": None if regression else [str(c) for c in np.unique(y)],
-        },
-        "ranking": _ranked(rows),
-        "timings": {"total_s": time.perf_counter() - started},
-        "files": {},
-    }
-    report["chosen"] = report["ranking"][0]["candidate"]
-    if out is not None:
-        report["files"] = write_ranking(report, out)
-        log(f"wrote {', '.join(report['files'].values())} in {out}")
-    return report
+    return rows
+
+
+def _rank_on_cluster(spec, X, y, scorer, regression, scheduler, log):
+    """One Dask task per candidate (joblib's Dask backend), the samples sent once per worker."""
+    import joblib
+
+    from .. import cluster
+    from ..ranking import rank_backbones
+
+    score = joblib.delayed(rank_backbones)
+    settings = {"scorer": scorer, "cache": spec.cache, "regression": regression}
+    with cluster.connected(scheduler) as client:
+        log(f"on the Dask cluster at {client.scheduler.address} ({client.dashboard_link})")
+        cluster.check_workers(client)
+        with joblib.parallel_backend("dask", client=client, scatter=[X, y]):
+            tables = joblib.Parallel(n_jobs=-1)(
+                score(X, y, [candidate], **settings) for candidate in spec.candidates
+            )
+    return [
+        {**table.iloc[0].to_dict(), "candidate": name, "index": i}
+        for i, (table, name) in enumerate(zip(tables, names(spec.candidates)))
+    ]
 
 
 def names(candidates):
@@ -271,116 +313,14 @@ def _ranked(rows):
     table["rank"] = table["score"].rank(ascending=False, method="min").astype(int)
     table = table.sort_values("rank", kind="stable")  # ties stay in the candidates' order
     table["chosen"] = np.arange(len(table)) == 0
-    columns = ["candidate", "score", "rank", "feature_dim", "encode_s", "score_s", "chosen"]
-    return table[columns].to_dict("records")
-
-
-def ranking_table(report):
-    """The ranking as plain text: a heading, then one row per candidate, best first.
-
-    Parameters
-    ----------
-    report : dict
-        What :func:`rank` returns.
-
-    Returns
-    -------
-    str
-        Columns candidate, score, rank, dim and seconds (encoding and
-        scoring); the chosen row ends with ``<- chosen``.
-    """
-    data = report["data"]
-    header = ["candidate", "score", "rank", "dim", "seconds"]
-    rows = [header] + [
-        [
-            row["candidate"],
-            f"{row['score']:.4f}",
-            str(row["rank"]),
-            str(row["feature_dim"]),
-            f"{row['encode_s'] + row['score_s']:.1f}",
-        ]
-        for row in report["ranking"]
+    columns = [
+        "candidate",
+        "score",
+        "rank",
+        "feature_dim",
+        "encode_s",
+        "score_s",
+        "chosen",
+        "index",
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for row, chosen in zip(rows, [False] + [r["chosen"] for r in report["ranking"]]):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        lines.append("  ".join(cells) + ("  <- chosen" if chosen else ""))
-    heading = (
-        f"{report['name']}: {report['scorer']} on {data['n_train']} training samples "
-        f"({data['source']}), higher is better"
-    )
-    return "\n".join([heading, *lines])
-
-
-def write_ranking(report, out):
-    """Write ``ranking.csv``, ``ranking.json`` and ``ranking.png`` in ``out``; their names."""
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"table": "ranking.csv", "JSON report": "ranking.json", "chart": "ranking.png"}
-    report["files"] = files
-    pd.DataFrame(report["ranking"]).to_csv(out / files["table"], index=False)
-    write_json(report, out / files["JSON report"])
-    write_ranking_png(report, out / files["chart"])
-    return files
-
-
-def write_ranking_png(report, path):
-    """The scores as horizontal bars, best at the top, the chosen one in its own colour.
-
-    Parameters
-    ----------
-    report : dict
-        What :func:`rank` returns.
-    path : path-like
-        The PNG to write.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure written.
-    """
-    from matplotlib.figure import Figure
-
-    rows = report["ranking"]
-    labels = [row["candidate"] for row in rows]
-    scores = np.array([row["score"] for row in rows])
-    scorer = SCORER_NAMES.get(report["scorer"], report["scorer"])
-    low, high = _axis(scores, report["scorer"])
-    # Room for the longest name beside the bars, and a row per candidate.
-    width = 5.0 + 0.075 * max(map(len, labels))
-    figure = Figure(figsize=(width, 1.3 + 0.4 * len(rows)), dpi=120, layout="constrained")
-    axes = figure.subplots()
-    positions = np.arange(len(rows))
-    chosen = np.array([row["chosen"] for row in rows])
-    bars = axes.barh(positions, scores - low, left=low, color=np.where(chosen, CHOSEN, OTHER))
-    axes.bar_label(bars, [f"{score:.3f}" for score in scores], padding=4)
-    # The best bar is the longest: its name for the choice fits inside it.
-    (best,) = np.flatnonzero(chosen)
-    bar = bars[best]
-    middle = (bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2)
-    axes.text(*middle, "chosen", ha="center", va="center", color="white", fontweight="bold")
-    axes.set_yticks(positions, labels)
-    axes.get_yticklabels()[best].set_fontweight("bold")
-    axes.invert_yaxis()  # the best first, at the top
-    axes.set_xlim(low, high)
-    if low < 0 < high:
-        axes.axvline(0, color="0.55", linewidth=0.8, zorder=0)
-    axes.set_xlabel(f"{scorer} score (higher is better)")
-    data = report["data"]
-    axes.set_title(
-        f"{report['name']}: {scorer} on {data['n_train']} training samples\ndata: {data['source']}"
-    )
-    figure.savefig(path)
-    return figure
-
-
-def _axis(scores, scorer):
-    """Where the bars start and the axis ends: from zero for a score with a meaningful zero
-    (accuracy, H-score); LogME is a log-evidence, whose zero means nothing, so its bars
-    start a little below the lowest score and the longest bar is the best."""
-    top, bottom = float(scores.max()), float(scores.min())
-    span = (top - bottom) or abs(top) or 1.0
-    low = 0.0 if scorer != "logme" and bottom >= 0 else bottom - 0.15 * span
-    return low, top + 0.2 * (top - low)  # room for the values past the bars' ends
+    return table[columns].to_dict("records")

@@ -77,6 +77,28 @@ def test_a_search_encodes_each_sample_once_per_candidate(tmp_path, monkeypatch):
     assert per_candidate == {None: 12, "blocks.2": 12}  # 7 fits, each sample encoded once
 
 
+def test_candidates_scored_in_parallel_tasks_rank_as_one_by_one():
+    import joblib
+
+    candidates = [
+        FunctionTransformer(noise),
+        TfidfVectorizer(),
+        CountVectorizer(),
+        CountVectorizer(),
+    ]
+    one_by_one = rank_backbones(TEXTS, LABELS, candidates)
+    with joblib.parallel_backend("threading"):
+        selector = BackboneSelector(candidates, n_jobs=2)
+        features = selector.fit_transform(TEXTS, LABELS)
+        in_parallel = rank_backbones(TEXTS, LABELS, candidates, n_jobs=2)
+    columns = ["candidate", "score", "rank", "feature_dim"]
+    assert in_parallel[columns].equals(one_by_one[columns])
+    assert "CountVectorizer #2" in set(one_by_one["candidate"])
+    assert one_by_one["candidate"].iloc[-1] == "FunctionTransformer"
+    assert selector.selected_ == one_by_one.loc[0, "candidate"]
+    assert features.shape[1] == one_by_one.loc[0, "feature_dim"]
+
+
 def test_layers_of_expands_a_backbone_into_its_groups():
     encoders = layers_of("efficientnet_lite0", image_size=64)
     layers = [encoder.layer for encoder in encoders]
@@ -87,9 +109,7 @@ def test_layers_of_expands_a_backbone_into_its_groups():
         layers_of("all-MiniLM-L6-v2")
 
 
-def test_scorers_that_read_source_outputs_or_classes_only_are_refused_clearly():
-    with pytest.raises(ValueError, match="'leep' reads a source classifier's outputs"):
-        rank_backbones(TEXTS, LABELS, [TfidfVectorizer()], scorer="leep")
+def test_scorers_that_read_classes_only_are_refused_clearly():
     with pytest.raises(ValueError, match="'hscore' scores class labels only"):
         rank_backbones(TEXTS, np.linspace(0, 1, 24), [TfidfVectorizer()], scorer="hscore")
     with pytest.raises(ValueError, match="unknown scorer 'logm'"):

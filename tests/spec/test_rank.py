@@ -15,7 +15,8 @@ from sktransfer import ImageEncoder
 from sktransfer.cli import main
 from sktransfer.ranking import rank_backbones
 from sktransfer.spec import SpecError, load_spec, run
-from sktransfer.spec._rank import load_rank_spec, rank, write_ranking_png
+from sktransfer.spec._rank import load_rank_spec, rank
+from sktransfer.spec._rank_outputs import write_ranking_png
 
 GOOD = ["a good film", "a great cast", "lovely acting", "a wonderful story", "superb music"]
 BAD = ["a bad film", "an awful cast", "dull acting", "a boring story", "terrible music"]
@@ -89,10 +90,11 @@ def test_rank_prints_the_table_on_stdout_progress_on_stderr_and_writes_three_fil
     expected = rank_backbones(texts, labels, candidates)
     table = pd.read_csv(tmp_path / "out" / "ranking.csv")
     assert list(table.columns) == [
-        "candidate", "score", "rank", "feature_dim", "encode_s", "score_s", "chosen"
+        "candidate", "score", "rank", "feature_dim", "encode_s", "score_s", "chosen", "index"
     ]  # fmt: skip
-    assert sorted(table["candidate"]) == [
-        "CountVectorizer", "CountVectorizer (binary=True)", "TfidfVectorizer",
+    in_the_specs_order = table.sort_values("index")["candidate"].tolist()
+    assert in_the_specs_order == [
+        "TfidfVectorizer", "CountVectorizer", "CountVectorizer (binary=True)",
         "TfidfVectorizer + TruncatedSVD",
     ]  # fmt: skip
     assert table["score"].is_monotonic_decreasing
@@ -230,8 +232,8 @@ def test_rank_section_and_missing_candidates_are_checked():
         ({"data": data}, "candidates", "required field is missing"),
         ({"data": data, "candidates": ["TfidfVectorizer"], "rank": {"scorer": "logm"}},
          "rank.scorer", "Did you mean: logme"),
-        ({"data": data, "candidates": ["TfidfVectorizer"], "rank": {"scorer": "leep"}},
-         "rank.scorer", "hscore, logme, probe"),
+        ({"data": data, "candidates": ["TfidfVectorizer"], "rank": {"scorer": "leap"}},
+         "rank.scorer", "Did you mean: leep"),
         ({"data": data, "candidates": ["TfidfVectorizer"], "pipeline": ["LogisticRegression"]},
          "pipeline", "Expected one of: name, data, candidates, rank, output"),
     ]:  # fmt: skip
@@ -298,8 +300,8 @@ def test_backbone_selector_is_a_pipeline_step_in_a_run_spec_with_a_search(tmp_pa
     [
         ({"candidates": ["TfidfVectorizer", "CountVectoriser"]}, None,
          "pipeline[0].BackboneSelector.candidates[1]", "Did you mean: CountVectorizer"),
-        ({"candidates": ["TfidfVectorizer"], "scorer": "nce"}, None,
-         "pipeline[0].BackboneSelector.scorer", "hscore, logme, probe"),
+        ({"candidates": ["TfidfVectorizer"], "scorer": "nec"}, None,
+         "pipeline[0].BackboneSelector.scorer", "hscore, leep, logme, nce, probe"),
         ({}, None, "pipeline[0].BackboneSelector", "candidates must be a non-empty list"),
         ({"candidates": ["TfidfVectorizer"]}, {"backboneselector__scorer": ["logme", "hscor"]},
          "search.params.backboneselector__scorer[1].backboneselector", "Did you mean: hscore"),
