@@ -37,6 +37,7 @@ from .._utils import resolve_device
 from ..backbones.windows import LONG_TEXTS
 from ._freeze import Freeze
 from ._inputs import AUGMENTATIONS, Samples
+from ._legacy import LoadsOldModels
 from ._net import MODALITIES, accuracy
 from ._recipes import AUTO, with_recipe
 from ._routing import RENAMED, RoutedParams
@@ -53,7 +54,7 @@ from ._training import (
 _accuracy = accuracy
 
 
-class FineTuner(RoutedParams, BaseEstimator):
+class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
     """What both fine-tuners share (a base class; the public ones say what they predict)."""
 
     _net_class = None  # set by each estimator
@@ -365,6 +366,26 @@ class FineTuner(RoutedParams, BaseEstimator):
         check_is_fitted(self, "net_")
         return self.net_.predict_proba(Samples.of(X, self.modality_, self.preprocessing_))
 
+    def transform(self, X):
+        """The fine-tuned features of ``X``: what the head reads, for any other estimator.
+
+        The trained body's pooled output (the layers of ``layer`` concatenated,
+        a text's windows averaged), in eval mode: a fine-tuned model feeds
+        clustering, retrieval or a domain adapter as an encoder does.
+
+        Parameters
+        ----------
+        X : images or texts
+            As for ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), dtype float32
+            One row per sample.
+        """
+        check_is_fitted(self, "net_")
+        return self.net_.transform(X)
+
     @property
     def module_(self):
         """The trained network: the backbone (``module_.body``) and the head (``module_.head``)."""
@@ -384,27 +405,3 @@ class FineTuner(RoutedParams, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.input_tags.string = True
         return tags
-
-    # -- models saved by 0.1.0 -----------------------------------------------------------
-
-    def __setstate__(self, state):
-        # Parameters added since: the values that give the model's old behaviour.
-        old = (
-            ("long_texts", "truncate"), ("head_init", "random"), ("batchnorm", "train"),
-            ("layer", None),
-        )  # fmt: skip
-        for name, value in old:
-            state.setdefault(name, value)
-        if "net_" in state or "module_" not in state and "initialized_" not in state:
-            super().__setstate__(state)
-            return
-        # sktransfer 0.1.0's fine-tuners were skorch nets: this state is the net's.
-        net = self._net_class.__new__(self._net_class)
-        net.__setstate__(state)
-        net.hidden = state.get("head", ())
-        names = self._get_param_names()
-        params = {k: state[k] for k in names if k in state}
-        params["hidden"] = net.hidden
-        vars(self).update(params)
-        if state.get("initialized_"):
-            self._fitted(net)

@@ -346,6 +346,14 @@ class _TransferNet:
             out = super().infer(x, **fit_params)
         return out.float()
 
+    def transform(self, X):
+        """The head's input for ``X``: the trained body's features, in eval mode."""
+        dataset = self.get_dataset(Samples.of(X, self.modality_, self.preprocessing_))
+        self.module_.train(False)
+        with torch.no_grad():
+            batches = self.get_iterator(dataset, training=False)
+            return torch.cat([self.infer(x, features_only=True).cpu() for x, _ in batches]).numpy()
+
     def forward_iter(self, X, training=False, device="cpu"):
         # Every prediction goes through here: X checked as the backbone reads it.
         samples = Samples.of(X, self.modality_, self.preprocessing_)
