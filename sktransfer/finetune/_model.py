@@ -51,9 +51,8 @@ class TransferModel(nn.Module):
             self.register_buffer("mean", stats[0], persistent=False)
             self.register_buffer("std", stats[1], persistent=False)
 
-    def forward(self, x=None, *, features_only=False, **inputs):
-        features = self.features(x, **inputs)
-        return features if features_only else self.head(features)
+    def forward(self, x=None, **inputs):
+        return self.head(self.features(x, **inputs))
 
     def features(self, x=None, *, frozen=None, text_index=None, **tokens):
         """The body's feature vectors: what the head reads.

@@ -26,6 +26,7 @@ from ._head import make_head
 from ._inputs import Samples, augment_batch, augmentation, collate_samples, to_device
 from ._model import TransferModel, add_lora, layer_groups
 from ._prefix import frozen_outputs
+from ._probe import features as body_features
 from ._probe import init_head
 from ._schedule import schedule_callbacks
 from ._training import class_weights, early_stopping, validation_split
@@ -348,11 +349,8 @@ class _TransferNet:
 
     def transform(self, X):
         """The head's input for ``X``: the trained body's features, in eval mode."""
-        dataset = self.get_dataset(Samples.of(X, self.modality_, self.preprocessing_))
-        self.module_.train(False)
-        with torch.no_grad():
-            batches = self.get_iterator(dataset, training=False)
-            return torch.cat([self.infer(x, features_only=True).cpu() for x, _ in batches]).numpy()
+        samples = Samples.of(X, self.modality_, self.preprocessing_)
+        return body_features(self, self.get_dataset(samples))[0]
 
     def forward_iter(self, X, training=False, device="cpu"):
         # Every prediction goes through here: X checked as the backbone reads it.

@@ -19,6 +19,8 @@ over for a sentence encoder's unit-length embeddings).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -44,12 +46,20 @@ def probe(classifier):
         is nothing to cross-validate, and ``C=1``); a regressor's ``alpha``
         by ``RidgeCV``.
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     def fit(features, y):
         if not classifier:
             return RidgeCV(alphas=PROBE_ALPHAS).fit(features, y)
+        with warnings.catch_warnings():
+            # A starting point that fine-tuning goes on from, not a final model: an
+            # unconverged probe at some C costs nothing, and warning about it would be noise.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fit_logistic(features, y)
+
+    def fit_logistic(features, y):
         # A loose tolerance: the probe is a starting point, and unscaled features converge slowly.
         model = LogisticRegression(C=1.0, max_iter=200, tol=1e-3)
         folds = min(5, int(np.bincount(y).min()))
@@ -77,7 +87,11 @@ def head_weights(model, n_outputs):
 
 
 def features(net, dataset):
-    """The body's features of ``dataset`` (eval mode, no gradient) and its targets."""
+    """The body's features of ``dataset`` (eval mode, no gradient) and its targets.
+
+    What the head reads: the probe is fitted on them, and a fitted fine-tuner's
+    ``transform`` returns them.
+    """
     module = net.module_
     was_training = module.training
     module.eval()
