@@ -86,6 +86,19 @@ _PARAMETERS = """
         fitted on would shift at the first step. "train" normalises with each
         batch's statistics and updates the running ones (sktransfer 0.1's
         behaviour). Frozen BatchNorm layers never change either way.
+    adapt : {"none", "adabn", "coral", "dann", "entropy"}, default="none"
+        Domain adaptation with unlabelled samples given to ``fit`` beside the
+        labelled ones: ``y = -1`` (or None; NaN for a regressor), or a
+        negative ``sample_domain`` (skada's convention). They never reach the
+        supervised loss. "adabn" re-estimates every BatchNorm layer's
+        statistics on them after training; "coral" adds the distance between
+        the covariances of the labelled and unlabelled samples' features (what
+        the head reads) to each batch's loss; "dann" adds a domain classifier
+        behind a gradient reversal layer; "entropy" adds the mean entropy of
+        the unlabelled samples' predictions (classifiers only). With "none",
+        -1 is a label like any other. Works with every ``freeze``.
+    adapt_weight : float, default=1.0
+        The weight of the loss "coral", "dann" and "entropy" add.
     hidden : tuple of int, default=()
         Hidden layer sizes of the new head (each ``Linear, activation,
         Dropout``); () is a linear head. Its old name ``head`` works, with a
@@ -244,6 +257,8 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
         freeze="auto",
         head_init="auto",
         batchnorm="auto",
+        adapt="none",
+        adapt_weight=1.0,
         hidden=(),
         dropout=0.0,
         activation="relu",
@@ -270,7 +285,7 @@ class FineTuneClassifier(ClassifierMixin, FineTuner):
             backbone, weights=weights, image_size=image_size, layer=layer,
             max_seq_length=max_seq_length,
             long_texts=long_texts, freeze=freeze, head_init=head_init, batchnorm=batchnorm,
-            hidden=hidden,
+            adapt=adapt, adapt_weight=adapt_weight, hidden=hidden,
             dropout=dropout, activation=activation, lr=lr, backbone_lr=backbone_lr,
             optimizer=optimizer, max_epochs=max_epochs,
             batch_size=batch_size, validation=validation, patience=patience, schedule=schedule,

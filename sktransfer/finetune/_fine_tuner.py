@@ -35,6 +35,7 @@ from .._checks import (
 )
 from .._utils import resolve_device
 from ..backbones.windows import LONG_TEXTS
+from ._adapt import ADAPTATIONS, labelled_mask, with_unlabelled
 from ._freeze import Freeze
 from ._inputs import AUGMENTATIONS, Samples
 from ._legacy import LoadsOldModels
@@ -69,6 +70,8 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         "freeze": [InstanceOf((str, int, np.integer), "a freeze strategy")],
         "head_init": [Options(AUTO, "probe", "random")],
         "batchnorm": [Options(AUTO, "eval", "train")],
+        "adapt": [Options(*ADAPTATIONS)],
+        "adapt_weight": [Interval(float, 0.0)],
         "lr": [Options(AUTO), Interval(float, 0.0, low_open=True)],
         "backbone_lr": [Interval(float, 0.0), InstanceOf(str, "a ratio such as '0.1x'")],
         "optimizer": [CALLABLE],
@@ -96,6 +99,8 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         freeze="auto",
         head_init="auto",
         batchnorm="auto",
+        adapt="none",
+        adapt_weight=1.0,
         hidden=(),
         dropout=0.0,
         activation="relu",
@@ -126,6 +131,8 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         self.freeze = freeze
         self.head_init = head_init
         self.batchnorm = batchnorm
+        self.adapt = adapt
+        self.adapt_weight = adapt_weight
         self.hidden = hidden
         self.dropout = dropout
         self.activation = activation
@@ -181,6 +188,8 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
             "freeze": self.freeze,
             "head_init": self.head_init,
             "batchnorm": self.batchnorm,
+            "adapt": self.adapt,
+            "adapt_weight": float(self.adapt_weight),
             "hidden": check_hidden(hidden, name),
             "dropout": self.dropout,
             "activation": self.activation,
@@ -203,6 +212,8 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         }
         if params["freeze"] != AUTO:
             Freeze.parse(params["freeze"])
+        if params["adapt"] == "entropy" and not self._classifier:
+            raise ValueError("adapt='entropy' sharpens class predictions: a regressor has none")
         if AUTO not in (params["lr"], params["backbone_lr"]):
             backbone_rate(params["backbone_lr"], params["lr"])
         if params["head_init"] == "probe" and params["hidden"]:
@@ -225,8 +236,11 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
 
     # -- data ----------------------------------------------------------------------------
 
-    def _samples(self, X, y, *, reset):
-        """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew."""
+    def _samples(self, X, y, *, reset, sample_domain=None):
+        """``X`` and ``y`` checked, as a dataset; ``reset`` learns classes / outputs anew.
+
+        With ``adapt``, the unlabelled samples keep -1 (a class index) or NaN as targets.
+        """
         spec = backbones.resolve(self.backbone, modality=MODALITIES)
         modality = spec.modality if reset else self.modality_
         for name, reader, unset in (
@@ -249,18 +263,24 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         samples = Samples.of(X, modality, preprocessing)
         if y is None:
             raise ValueError(f"{type(self).__name__} needs targets y to fit")
+        labelled = labelled_mask(y, len(samples), adapt=self.adapt, classifier=self._classifier,
+                                 sample_domain=sample_domain)  # fmt: skip
+        n_labelled = len(samples)
+        if labelled is not None:
+            y, n_labelled = np.asarray(y)[labelled], int(labelled.sum())
         if reset:
-            y, classes = check_targets(y, len(samples), classifier=self._classifier)
+            y, classes = check_targets(y, n_labelled, classifier=self._classifier)
             targets = {"classes": classes} if self._classifier else {}
             if not self._classifier:
                 targets["n_outputs"] = 1 if y.ndim == 1 else y.shape[1]
         elif self._classifier:
-            check_targets(y, len(samples), classifier=True)  # lengths and missing labels
+            check_targets(y, n_labelled, classifier=True)  # lengths and missing labels
             y, targets = encode_labels(y, self.classes_), {}
         else:
-            y, targets = check_targets(y, len(samples), classifier=False)[0], {}
+            y, targets = check_targets(y, n_labelled, classifier=False)[0], {}
         if not self._classifier and y.ndim == 1:
             y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
+        y = with_unlabelled(y, labelled, classifier=self._classifier)
         # A split too small fails now, before the backbone is even built.
         validation_split(self.validation, y.ravel() if self._classifier else y,
                          classifier=self._classifier, random_state=self.random_state)  # fmt: skip
@@ -270,7 +290,7 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_domain=None, **fit_params):
         """Fine-tune: a new head on the pre-trained backbone, layers frozen per ``freeze``.
 
         Every parameter and the input are checked before the model is built:
@@ -285,7 +305,12 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
             As the backbone reads them: image paths, PIL images, arrays (a
             list, an (N, H, W, C) array, a Series); or texts.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Labels (any type, strings included) or regression targets.
+            Labels (any type, strings included) or regression targets; with
+            ``adapt``, -1 (or None; NaN for a regressor) marks an unlabelled
+            sample.
+        sample_domain : array-like of shape (n_samples,), optional
+            The samples' domains as skada gives them, with ``adapt``: negative
+            for target samples, which are then unlabelled whatever ``y`` says.
         **fit_params : dict
             Passed on to skorch's ``fit``.
 
@@ -294,7 +319,8 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._train(X, y, fit_params, warm=self.warm_start and hasattr(self, "net_"))
+        warm = self.warm_start and hasattr(self, "net_")
+        return self._train(X, y, fit_params, warm=warm, sample_domain=sample_domain)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train for ``max_epochs`` more epochs, from where the last fit left off.
@@ -319,9 +345,9 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         """
         return self._train(X, y, fit_params, warm=hasattr(self, "net_"))
 
-    def _train(self, X, y, fit_params, *, warm):
+    def _train(self, X, y, fit_params, *, warm, sample_domain=None):
         params = self._check_params()
-        samples, data = self._samples(X, y, reset=not warm)
+        samples, data = self._samples(X, y, reset=not warm, sample_domain=sample_domain)
         params = self._resolved(params, data["modality"])
         if warm:
             net = self.net_

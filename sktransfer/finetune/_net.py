@@ -22,6 +22,7 @@ from skorch.callbacks import EpochScoring, PrintLog
 from .. import backbones
 from .._utils import resolve_device
 from ..backbones import windows
+from . import _adapt as adaptation
 from ._head import make_head
 from ._inputs import Samples, augment_batch, augmentation, collate_samples, to_device
 from ._model import TransferModel, add_lora, layer_groups
@@ -66,6 +67,8 @@ class _TransferNet:
     head_init = "random"
     batchnorm = "train"
     layer = None
+    adapt = "none"
+    adapt_weight = 1.0
 
     def __init__(
         self,
@@ -91,6 +94,8 @@ class _TransferNet:
         long_texts="truncate",
         head_init="random",
         batchnorm="train",
+        adapt="none",
+        adapt_weight=1.0,
         **kwargs,
     ):
         super().__init__(module=TransferModel, train_split=None, **kwargs)
@@ -102,6 +107,8 @@ class _TransferNet:
         self.long_texts = long_texts
         self.head_init = head_init
         self.batchnorm = batchnorm
+        self.adapt = adapt
+        self.adapt_weight = adapt_weight
         self._freeze = freeze
         self.hidden = hidden
         self.dropout = dropout
@@ -128,7 +135,7 @@ class _TransferNet:
             )
         self._freeze, self.backbone_lr_ = freeze, params["backbone_lr"]
         names = "patience", "schedule", "augment", "precision", "validation", "cache"
-        for name in (*names, "long_texts", "batchnorm"):
+        for name in (*names, "long_texts", "batchnorm", "adapt", "adapt_weight"):
             setattr(self, name, params[name])
         self.set_params(**{k: params[k] for k in ("lr", "max_epochs", "batch_size", "verbose")})
         self.initialize_callbacks()  # patience, schedule and validation choose them
@@ -167,15 +174,50 @@ class _TransferNet:
         epochs = self.max_epochs if epochs is None else epochs
         # One split for the probe and the epochs: the probe never sees validation samples.
         self._split = self.get_split_datasets(data, y)
+        # The adaptation losses read the head's input, the features of each batch.
+        hook = self.module_.head.register_forward_pre_hook(self._keep_features)
         try:
             if getattr(self, "_probe_pending", False):
                 self.probe_ = init_head(self, self._split[0])
                 # An epoch that only measures the probe, so early stopping can return it.
                 self._probe_epoch, epochs = True, epochs + 1
-            return super().fit_loop(data, y, epochs=epochs, **fit_params)
+            super().fit_loop(data, y, epochs=epochs, **fit_params)
         finally:
+            hook.remove()
             self.module_.cut_at = None
             self._split, self._probe_pending, self._probe_epoch = None, False, False
+            self._features = None
+        if self.adapt == "adabn":
+            self._adabn(X, y)
+        return self
+
+    def _keep_features(self, head, inputs):
+        self._features = inputs[0]
+
+    def _adabn(self, X, y):
+        """Re-estimate the BatchNorm statistics on the unlabelled samples (the whole body)."""
+        unlabelled = np.flatnonzero(~adaptation.known(torch.as_tensor(y), self._classifier))
+        batches = self.get_iterator(torch.utils.data.Subset(X, unlabelled), training=False)
+        self.adabn_layers_ = adaptation.adabn(
+            self.module_, (x for x, _ in batches), lambda x: self.infer(x)
+        )
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The supervised loss on the labelled samples, plus ``adapt``'s on the batch."""
+        labelled = adaptation.known(y_true, self._classifier)
+        if bool(labelled.all()):
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        elif bool(labelled.any()):
+            loss = super().get_loss(y_pred[labelled], y_true[labelled], X=X, training=training)
+        else:  # a batch of unlabelled samples only: nothing supervised in it
+            loss = y_pred.sum() * 0.0
+        if training and self.adapt in adaptation.LOSSES and self._features is not None:
+            added = adaptation.adaptation_loss(
+                self.adapt, self._features, y_pred, ~labelled,
+                getattr(self.module_, "domain", None),
+            )  # fmt: skip
+            loss = loss + self.adapt_weight * added
+        return loss
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if training and getattr(self, "_probe_epoch", False):
@@ -211,6 +253,8 @@ class _TransferNet:
         if self._freeze.kind == "lora":
             add_lora(body, self._freeze.rank)
         self.module_ = TransferModel(body, head, groups, batchnorm=self.batchnorm, **normalise)
+        if self.adapt == "dann":
+            self.module_.domain = adaptation.DomainClassifier(n_features)
         self.layer_groups_ = list(groups)
         return self
 
@@ -218,7 +262,7 @@ class _TransferNet:
         # The loss: cross-entropy (weighted per ``class_weight``) or mean squared error.
         kwargs = self.get_params_for("criterion")
         if self._classifier and self.class_weight is not None and "weight" not in kwargs:
-            y = self._fit_targets
+            y = self._fit_targets[self._fit_targets >= 0]  # the labelled samples
             kwargs["weight"] = torch.from_numpy(class_weights(self.class_weight, y, self.classes_))
         self.criterion_ = self.criterion(**kwargs)
         return self
@@ -226,7 +270,7 @@ class _TransferNet:
     def initialize_optimizer(self, triggered_directly=None):
         # One optimizer, two parameter groups: the head (and adapters) and the backbone.
         named = dict(self.module_.named_parameters())
-        new = [p for n, p in named.items() if n.startswith("head.") or "lora_" in n]
+        new = [p for n, p in named.items() if n.startswith(("head.", "domain.")) or "lora_" in n]
         body = [p for n, p in named.items() if n.startswith("body.") and "lora_" not in n]
         kwargs = self.get_params_for("optimizer")
         kwargs.pop("lr", None)
@@ -371,7 +415,10 @@ class _TransferNet:
 
 
 def accuracy(net, X, y):
-    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
+    y = np.asarray(y)
+    labelled = y >= 0  # unlabelled samples (adapt) have no accuracy
+    predicted = net.predict_proba(X).argmax(axis=1)
+    return float(np.mean(predicted[labelled] == y[labelled])) if labelled.any() else np.nan
 
 
 class TransferNetClassifier(_TransferNet, NeuralNetClassifier):

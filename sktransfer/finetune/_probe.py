@@ -24,6 +24,8 @@ import warnings
 import numpy as np
 import torch
 
+from . import _adapt as adaptation
+
 # The probe's regularisation, searched on the training samples only.
 PROBE_CS = np.logspace(-3, 1, 5)
 PROBE_ALPHAS = np.logspace(-2, 3, 6)
@@ -109,6 +111,8 @@ def features(net, dataset):
 def init_head(net, dataset):
     """Fit the probe on ``dataset`` and make it the net's head; returns the fitted probe."""
     X, y = features(net, dataset)
+    labelled = adaptation.known(torch.from_numpy(y), net._classifier).numpy()
+    X, y = X[labelled], y[labelled]  # with adapt, the unlabelled samples are left out
     n_outputs = len(net.classes_) if net._classifier else net.n_outputs_
     fitted = probe(net._classifier)(X, y)
     weight, bias = head_weights(fitted, n_outputs)

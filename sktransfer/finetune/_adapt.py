@@ -1,0 +1,199 @@
+"""Domain adaptation while fine-tuning: unlabelled target samples align with labelled ones.
+
+Unlabelled samples follow scikit-learn's semi-supervised convention: ``y = -1``
+(or ``None`` in an object array; NaN for a regressor), and skada's where it is
+given: a negative ``sample_domain`` marks a target sample, whose label is then
+not read. The labelled samples train the head as always; the unlabelled ones
+only enter the adaptation:
+
+- ``"adabn"`` (Li et al., 2016, "Revisiting Batch Normalization For Practical
+  Domain Adaptation"): after training, every BatchNorm layer's statistics are
+  re-estimated on the unlabelled samples; nothing else changes.
+- ``"coral"`` (Sun and Saenko, 2016, "Deep CORAL"): the distance between the
+  covariances of the labelled and the unlabelled samples' features (what the
+  head reads), ``||C_s - C_t||_F^2 / (4 d^2)``, added to the loss of each batch.
+- ``"dann"`` (Ganin et al., 2016, "Domain-Adversarial Training of Neural
+  Networks"): a domain classifier on the features, behind a gradient reversal
+  layer, so the body learns features that tell the domains apart as little as
+  it can; its cross-entropy is added to the loss.
+- ``"entropy"`` (Grandvalet and Bengio, 2005): the mean entropy of the
+  unlabelled samples' predicted class probabilities is added to the loss,
+  pushing decisions away from them (classifiers only).
+
+``adapt_weight`` multiplies the added loss (1.0, as the papers' defaults).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._utils import is_missing
+from ._model import BATCH_NORMS
+
+ADAPTATIONS = ("none", "adabn", "coral", "dann", "entropy")
+# The ones that add a loss on the features of each batch.
+LOSSES = ("coral", "dann", "entropy")
+
+
+def labelled_mask(y, n_samples, *, adapt, classifier, sample_domain=None):
+    """Which samples are labelled, or None when all are (and ``adapt`` reads none).
+
+    Parameters
+    ----------
+    y : array-like
+        The targets as given.
+    n_samples : int
+    adapt : str
+        Unlabelled markers are read only when adapting: with ``adapt="none"``
+        a -1 is a class like any other.
+    classifier : bool
+    sample_domain : array-like of int, optional
+        skada's domains: negative for target samples.
+
+    Returns
+    -------
+    ndarray of bool or None
+
+    Raises
+    ------
+    ValueError
+        Adapting without any unlabelled sample, or without a labelled one;
+        ``sample_domain`` of the wrong length.
+    """
+    if adapt == "none":
+        if sample_domain is not None:
+            raise ValueError(
+                "sample_domain marks target samples for an adaptation: set adapt "
+                f"(one of {', '.join(ADAPTATIONS[1:])})"
+            )
+        return None
+    y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    rows = y.reshape(len(y), -1) if y.ndim else y
+    if classifier:
+        unlabelled = np.array([is_missing(v) or _is_minus_one(v) for v in rows.ravel()])
+    else:
+        unlabelled = np.array([any(is_missing(v) for v in row) for row in rows])
+    if sample_domain is not None:
+        domain = np.asarray(sample_domain)
+        if domain.shape != (n_samples,):
+            raise ValueError(f"sample_domain has shape {domain.shape}, X has {n_samples} samples")
+        unlabelled |= domain < 0
+    marker = "y = -1 or None" if classifier else "y = NaN"
+    if not unlabelled.any():
+        raise ValueError(
+            f"adapt={adapt!r} aligns the labelled samples with unlabelled ones ({marker}, or "
+            "a negative sample_domain), and this y has none"
+        )
+    if unlabelled.all():
+        raise ValueError(f"adapt={adapt!r}: every sample is unlabelled ({marker}); label some")
+    return ~unlabelled
+
+
+def _is_minus_one(value):
+    try:
+        return not isinstance(value, (str, bytes)) and value == -1
+    except (TypeError, ValueError):
+        return False
+
+
+def with_unlabelled(y, labelled, *, classifier):
+    """The labelled samples' checked targets spread back over all samples: -1 (class
+    index) or NaN (regression target) where unlabelled."""
+    if labelled is None:
+        return y
+    full = np.full((len(labelled), *y.shape[1:]), -1 if classifier else np.nan, dtype=y.dtype)
+    full[labelled] = y
+    return full
+
+
+def known(y_true, classifier):
+    """The rows of a batch's targets that carry a label."""
+    if classifier:
+        return y_true >= 0
+    return torch.isfinite(y_true).reshape(len(y_true), -1).all(dim=1)
+
+
+def coral(source, target):
+    """Deep CORAL's loss between two batches of features (0 where either has < 2 rows)."""
+    if len(source) < 2 or len(target) < 2:
+        return source.sum() * 0.0
+    d = source.shape[1]
+    return (_covariance(source) - _covariance(target)).pow(2).sum() / (4 * d * d)
+
+
+def _covariance(x):
+    centred = x - x.mean(dim=0, keepdim=True)
+    return centred.T @ centred / (len(x) - 1)
+
+
+def entropy(logits):
+    """Mean entropy of the softmax of ``logits`` (0 for no rows)."""
+    if len(logits) == 0:
+        return logits.sum() * 0.0
+    log_p = torch.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class DomainClassifier(nn.Module):
+    """DANN's domain classifier: gradient reversal, then a small MLP to one logit."""
+
+    def __init__(self, n_features, hidden=256):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, features):
+        return self.layers(_ReverseGradient.apply(features)).squeeze(1)
+
+
+def dann(discriminator, features, target):
+    """The domain classifier's cross-entropy: labelled samples 0, unlabelled 1."""
+    logits = discriminator(features)
+    return nn.functional.binary_cross_entropy_with_logits(logits, target.float())
+
+
+def adaptation_loss(adapt, features, logits, target, discriminator=None):
+    """The loss ``adapt`` adds for one batch; ``target`` marks its unlabelled rows."""
+    if adapt == "coral":
+        return coral(features[~target], features[target])
+    if adapt == "entropy":
+        return entropy(logits[target])
+    return dann(discriminator, features, target)
+
+
+def adabn(module, batches, forward):
+    """Re-estimate every BatchNorm layer's running statistics on ``batches`` (AdaBN).
+
+    The statistics become the plain average over all the batches (``momentum=None``);
+    no parameter changes. ``forward(batch)`` runs the module on one batch.
+    """
+    norms = [m for m in module.modules() if isinstance(m, BATCH_NORMS)]
+    if not norms:
+        return 0
+    was_training = module.training
+    momenta = [m.momentum for m in norms]
+    module.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches
+        norm.train()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                forward(batch)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        module.train(was_training)
+    return len(norms)
