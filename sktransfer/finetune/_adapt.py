@@ -197,3 +197,36 @@ def adabn(module, batches, forward):
             norm.momentum = momentum
         module.train(was_training)
     return len(norms)
+
+
+class AdaptingNet:
+    """What ``adapt`` adds to the fine-tuners' skorch net: the features of each batch
+    kept for the losses (a forward pre-hook on the head, set by ``fit_loop``), the
+    supervised loss on the labelled samples only, and AdaBN after training."""
+
+    def _keep_features(self, head, inputs):
+        self._features = inputs[0]
+
+    def _adabn(self, X, y):
+        """Re-estimate the BatchNorm statistics on the unlabelled samples (the whole body)."""
+        unlabelled = np.flatnonzero(~known(torch.as_tensor(y), self._classifier))
+        batches = self.get_iterator(torch.utils.data.Subset(X, unlabelled), training=False)
+        self.adabn_layers_ = adabn(self.module_, (x for x, _ in batches), lambda x: self.infer(x))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The supervised loss on the labelled samples, plus ``adapt``'s on the batch."""
+        labelled = known(y_true, self._classifier)
+        if bool(labelled.all()):
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        elif bool(labelled.any()):
+            loss = super().get_loss(y_pred[labelled], y_true[labelled], X=X, training=training)
+        else:  # a batch of unlabelled samples only: nothing supervised in it
+            loss = y_pred.sum() * 0.0
+        features = getattr(self, "_features", None)  # set while fit_loop runs
+        if training and self.adapt in LOSSES and features is not None:
+            added = adaptation_loss(
+                self.adapt, features, y_pred, ~labelled,
+                getattr(self.module_, "domain", None),
+            )  # fmt: skip
+            loss = loss + self.adapt_weight * added
+        return loss

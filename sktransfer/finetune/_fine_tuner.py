@@ -29,13 +29,11 @@ from .._checks import (
     InstanceOf,
     Interval,
     Options,
-    check_targets,
-    encode_labels,
     validate_params,
 )
 from .._utils import resolve_device
 from ..backbones.windows import LONG_TEXTS
-from ._adapt import ADAPTATIONS, labelled_mask, with_unlabelled
+from ._adapt import ADAPTATIONS
 from ._freeze import Freeze
 from ._inputs import AUGMENTATIONS, Samples
 from ._legacy import LoadsOldModels
@@ -47,6 +45,7 @@ from ._training import (
     TRAINING_CONSTRAINTS,
     backbone_rate,
     check_hidden,
+    fit_targets,
     seeded,
     validation_split,
 )
@@ -263,24 +262,9 @@ class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
         samples = Samples.of(X, modality, preprocessing)
         if y is None:
             raise ValueError(f"{type(self).__name__} needs targets y to fit")
-        labelled = labelled_mask(y, len(samples), adapt=self.adapt, classifier=self._classifier,
-                                 sample_domain=sample_domain)  # fmt: skip
-        n_labelled = len(samples)
-        if labelled is not None:
-            y, n_labelled = np.asarray(y)[labelled], int(labelled.sum())
-        if reset:
-            y, classes = check_targets(y, n_labelled, classifier=self._classifier)
-            targets = {"classes": classes} if self._classifier else {}
-            if not self._classifier:
-                targets["n_outputs"] = 1 if y.ndim == 1 else y.shape[1]
-        elif self._classifier:
-            check_targets(y, n_labelled, classifier=True)  # lengths and missing labels
-            y, targets = encode_labels(y, self.classes_), {}
-        else:
-            y, targets = check_targets(y, n_labelled, classifier=False)[0], {}
-        if not self._classifier and y.ndim == 1:
-            y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
-        y = with_unlabelled(y, labelled, classifier=self._classifier)
+        warm = {} if reset else {"classes": getattr(self, "classes_", None)}
+        y, targets = fit_targets(y, len(samples), classifier=self._classifier, adapt=self.adapt,
+                                 sample_domain=sample_domain, **warm)  # fmt: skip
         # A split too small fails now, before the backbone is even built.
         validation_split(self.validation, y.ravel() if self._classifier else y,
                          classifier=self._classifier, random_state=self.random_state)  # fmt: skip

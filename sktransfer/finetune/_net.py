@@ -45,7 +45,7 @@ def print_epoch(line):
 MODALITIES = ("image", "text")
 
 
-class _TransferNet:
+class _TransferNet(adaptation.AdaptingNet):
     """What fine-tuning adds to skorch's nets (a mixin put before them).
 
     Parameters
@@ -190,34 +190,6 @@ class _TransferNet:
         if self.adapt == "adabn":
             self._adabn(X, y)
         return self
-
-    def _keep_features(self, head, inputs):
-        self._features = inputs[0]
-
-    def _adabn(self, X, y):
-        """Re-estimate the BatchNorm statistics on the unlabelled samples (the whole body)."""
-        unlabelled = np.flatnonzero(~adaptation.known(torch.as_tensor(y), self._classifier))
-        batches = self.get_iterator(torch.utils.data.Subset(X, unlabelled), training=False)
-        self.adabn_layers_ = adaptation.adabn(
-            self.module_, (x for x, _ in batches), lambda x: self.infer(x)
-        )
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The supervised loss on the labelled samples, plus ``adapt``'s on the batch."""
-        labelled = adaptation.known(y_true, self._classifier)
-        if bool(labelled.all()):
-            loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        elif bool(labelled.any()):
-            loss = super().get_loss(y_pred[labelled], y_true[labelled], X=X, training=training)
-        else:  # a batch of unlabelled samples only: nothing supervised in it
-            loss = y_pred.sum() * 0.0
-        if training and self.adapt in adaptation.LOSSES and self._features is not None:
-            added = adaptation.adaptation_loss(
-                self.adapt, self._features, y_pred, ~labelled,
-                getattr(self.module_, "domain", None),
-            )  # fmt: skip
-            loss = loss + self.adapt_weight * added
-        return loss
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if training and getattr(self, "_probe_epoch", False):

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 
-from .._checks import CALLABLE, NONE, InstanceOf, Interval, Options, encode_labels
+from .._checks import CALLABLE, NONE, InstanceOf, Interval, Options, check_targets, encode_labels
+from ._adapt import labelled_mask, with_unlabelled
 from ._head import ACTIVATIONS
 
 # Parameters of the head and its training, shared by the fine-tuners and the head estimators.
@@ -51,6 +52,35 @@ def backbone_rate(backbone_lr, lr):
             f"backbone_lr must be a learning rate (e.g. 1e-4) or a ratio of lr "
             f"(e.g. '0.1x'), got {backbone_lr!r}"
         ) from None
+
+
+def fit_targets(y, n_samples, *, classifier, adapt="none", sample_domain=None, **warm):
+    """The targets a fine-tuner trains on, checked, and what they say of the outputs.
+
+    Returns class indices (int64) or float32 targets of shape (n, k), with -1 or
+    NaN for the samples ``adapt`` reads as unlabelled; and ``{"classes": ...}``
+    or ``{"n_outputs": ...}`` for a first fit. A warm start passes
+    ``classes=classes_`` (a classifier's labels must be among them) and gets ``{}``.
+    """
+    labelled = labelled_mask(
+        y, n_samples, adapt=adapt, classifier=classifier, sample_domain=sample_domain
+    )
+    n_labelled = n_samples
+    if labelled is not None:
+        y, n_labelled = np.asarray(y)[labelled], int(labelled.sum())
+    if "classes" not in warm:
+        y, classes = check_targets(y, n_labelled, classifier=classifier)
+        targets = (
+            {"classes": classes} if classifier else {"n_outputs": y.shape[1] if y.ndim > 1 else 1}
+        )
+    elif classifier:
+        check_targets(y, n_labelled, classifier=True)  # lengths and missing labels
+        y, targets = encode_labels(y, warm["classes"]), {}
+    else:
+        y, targets = check_targets(y, n_labelled, classifier=False)[0], {}
+    if not classifier and y.ndim == 1:
+        y = y[:, None]  # MSELoss compares (n, 1) outputs with (n, 1) targets
+    return with_unlabelled(y, labelled, classifier=classifier), targets
 
 
 def class_weights(class_weight, y, classes):
