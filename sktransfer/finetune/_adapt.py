@@ -47,7 +47,8 @@ def labelled_mask(y, n_samples, *, adapt, classifier, sample_domain=None):
     n_samples : int
     adapt : str
         Unlabelled markers are read only when adapting: with ``adapt="none"``
-        a -1 is a class like any other.
+        a -1 is a class like any other, and only a negative ``sample_domain``
+        leaves a sample out (skada's source-only baseline).
     classifier : bool
     sample_domain : array-like of int, optional
         skada's domains: negative for target samples.
@@ -59,35 +60,34 @@ def labelled_mask(y, n_samples, *, adapt, classifier, sample_domain=None):
     Raises
     ------
     ValueError
-        Adapting without any unlabelled sample, or without a labelled one;
+        Adapting without any unlabelled sample; no labelled sample;
         ``sample_domain`` of the wrong length.
     """
-    if adapt == "none":
-        if sample_domain is not None:
-            raise ValueError(
-                "sample_domain marks target samples for an adaptation: set adapt "
-                f"(one of {', '.join(ADAPTATIONS[1:])})"
-            )
+    if adapt == "none" and sample_domain is None:
         return None
     y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    rows = y.reshape(len(y), -1) if y.ndim else y
-    if classifier:
-        unlabelled = np.array([is_missing(v) or _is_minus_one(v) for v in rows.ravel()])
-    else:
-        unlabelled = np.array([any(is_missing(v) for v in row) for row in rows])
+    unlabelled = np.zeros(n_samples, dtype=bool)
+    if adapt != "none":  # without an adaptation, -1 is a label like any other
+        rows = y.reshape(len(y), -1) if y.ndim else y
+        if classifier:
+            unlabelled = np.array([is_missing(v) or _is_minus_one(v) for v in rows.ravel()])
+        else:
+            unlabelled = np.array([any(is_missing(v) for v in row) for row in rows])
     if sample_domain is not None:
         domain = np.asarray(sample_domain)
         if domain.shape != (n_samples,):
             raise ValueError(f"sample_domain has shape {domain.shape}, X has {n_samples} samples")
         unlabelled |= domain < 0
     marker = "y = -1 or None" if classifier else "y = NaN"
+    if unlabelled.all():
+        raise ValueError(f"adapt={adapt!r}: every sample is unlabelled ({marker}); label some")
     if not unlabelled.any():
+        if adapt == "none":
+            return None
         raise ValueError(
             f"adapt={adapt!r} aligns the labelled samples with unlabelled ones ({marker}, or "
             "a negative sample_domain), and this y has none"
         )
-    if unlabelled.all():
-        raise ValueError(f"adapt={adapt!r}: every sample is unlabelled ({marker}); label some")
     return ~unlabelled
 
 

@@ -96,7 +96,9 @@ _PARAMETERS = """
         the head reads) to each batch's loss; "dann" adds a domain classifier
         behind a gradient reversal layer; "entropy" adds the mean entropy of
         the unlabelled samples' predictions (classifiers only). With "none",
-        -1 is a label like any other. Works with every ``freeze``.
+        -1 is a label like any other, and samples of a negative
+        ``sample_domain`` are left out (skada's source-only baseline). Works
+        with every ``freeze``.
     adapt_weight : float, default=1.0
         The weight of the loss "coral", "dann" and "entropy" add.
     hidden : tuple of int, default=()
