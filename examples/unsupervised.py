@@ -96,7 +96,7 @@ def main():
         odd = np.unique(y)[-1]
         rare = np.flatnonzero(y == odd)[: max(2, args.per_class // 10)]
         keep = np.r_[np.flatnonzero(y != odd), rare]
-        print(f"  anomalies: {len(rare)} of class {odd!r} among {len(keep) - len(rare)}")
+        print(f"  anomalies: {len(rare)} of class {odd} among {len(keep) - len(rare)}")
         for name, (forest, lof) in anomalies(X[keep], y[keep] == odd, encoders).items():
             print(f"  {name:<24} AUROC IsolationForest {forest:.3f}  LOF {lof:.3f}")
 

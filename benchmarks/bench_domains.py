@@ -1,0 +1,160 @@
+"""Does adaptation pay on a domain shift? Source-only, each adapt value, skada's adapters.
+
+Fashion-MNIST: a labelled source draw (``--per-class`` per class, the train split),
+as many unlabelled target images (other train images, shifted by
+``sktransfer.datasets.shift_images``), and a fixed target test set (the test split,
+shifted the same way, 50 per class), never used to choose anything. Shifts:
+"inverted", "textured", and the "none" control (same domain).
+
+Contenders, each on the same draws:
+
+- probe, source only: EfficientNet-Lite0 features, StandardScaler, LogisticRegression;
+- skada's CORAL, subspace alignment and linear OT (after PCA to 50) on those features;
+- the fine-tuner (LP-FT, the image recipe) with ``adapt`` "none" (source only),
+  "adabn", "coral", "dann" and "entropy", the target images unlabelled;
+- the probe trained on labelled target images (as many): the upper bound.
+
+Per task: mean ± std over the draws. Then the choice among the fine-tuner's ``adapt``
+values by skada's ``PredictionEntropyScorer`` on the unlabelled target images
+(no label read) against the choice by target test accuracy.
+
+Run by hand, from the repository root, one at a time (each uses both cores)::
+
+    python benchmarks/bench_domains.py --shifts inverted,textured,none --draws 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+SIZE = 64  # Lite0 at 64 px: a quarter of 112's cost, for 28-px images
+ADAPTS = ("none", "adabn", "coral", "dann", "entropy")
+
+
+def task(shift, per_class, seed):
+    """Source (labelled), target (unlabelled) and target test images, RGB, and their labels."""
+    from sktransfer.datasets import load_fashion_mnist, shift_images, stratified_sample
+
+    X, y = load_fashion_mnist("train")
+    X_test, y_test = load_fashion_mnist("test")
+    source = stratified_sample(y, per_class, seed=seed)
+    target = stratified_sample(y, per_class, seed=seed + 100, exclude=source)
+    test = stratified_sample(y_test, 50, seed=0)
+
+    def rgb(images, shifted, noise_seed):
+        out = shift_images(images, shift, seed=noise_seed) if shifted else images
+        return out if out.ndim == 4 else np.repeat(out[..., None], 3, axis=3)
+
+    return (
+        rgb(X[source], False, 0), y[source], rgb(X[target], True, seed), y[target],
+        rgb(X_test[test], True, 1000), y_test[test],
+    )  # fmt: skip
+
+
+def probe():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=0.05, max_iter=1000)
+
+
+def feature_contenders(encoder, source, y_source, target, y_target, test, y_test):
+    """Accuracy on the target test set of the probe, skada's adapters, the upper bound."""
+    import skada
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.concatenate([source, target])
+    y = np.r_[y_source, np.full(len(target), -1)]
+    domain = np.r_[np.ones(len(source), int), np.full(len(target), -2)]
+    pipelines = {
+        "probe, source only": [],
+        "skada CORAL": [skada.CORALAdapter()],
+        "skada subspace alignment": [skada.SubspaceAlignmentAdapter(n_components=20)],
+        "skada linear OT (PCA 50)": [PCA(50, random_state=0), skada.LinearOTMappingAdapter()],
+    }
+    scores = {}
+    for name, steps in pipelines.items():
+        model = skada.make_da_pipeline(encoder, StandardScaler(), *steps, probe())
+        model.fit(X, y, sample_domain=domain)
+        scores[name] = float(np.mean(model.predict(test) == y_test))
+    upper = make_pipeline(encoder, StandardScaler(), probe()).fit(target, y_target)
+    scores["probe on labelled target (upper bound)"] = float(np.mean(upper.predict(test) == y_test))
+    return scores
+
+
+def fine_tuned(source, y_source, target, test, y_test, seed, cache):
+    """Target test accuracy of the fine-tuner for each adapt value, and skada's entropy
+    score of each on the unlabelled target images."""
+    import skada
+    from skada.metrics import PredictionEntropyScorer
+
+    from sktransfer import FineTuneClassifier
+
+    X = np.concatenate([source, target])
+    domain = np.r_[np.ones(len(source), int), np.full(len(target), -2)]
+    y = np.r_[y_source, np.full(len(target), -1)]
+    accuracy, entropy, seconds = {}, {}, {}
+    for adapt in ADAPTS:
+        model = FineTuneClassifier(image_size=SIZE, adapt=adapt, validation=None,
+                                   cache=cache, random_state=seed)  # fmt: skip
+        pipeline = skada.make_da_pipeline(model.set_fit_request(sample_domain=True))
+        started = time.perf_counter()
+        pipeline.fit(X, y, sample_domain=domain)
+        seconds[adapt] = time.perf_counter() - started
+        accuracy[adapt] = float(np.mean(pipeline.predict(test) == y_test))
+        # skada's scorer reads the target samples (negative domain) only, and no label.
+        entropy[adapt] = PredictionEntropyScorer()(pipeline, X, y, sample_domain=domain)
+    return accuracy, entropy, seconds
+
+
+def main(argv=None):
+    import sklearn
+
+    from sktransfer import ImageEncoder
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shifts", default="inverted,textured,none")
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--per-class", type=int, default=20)
+    parser.add_argument("--cache", default="benchmarks/.cache")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    sklearn.set_config(enable_metadata_routing=True)  # as importing skada does
+    encoder = ImageEncoder(image_size=SIZE, cache=args.cache)
+    for shift in args.shifts.split(","):
+        results, entropies, times = {}, {a: [] for a in ADAPTS}, {a: [] for a in ADAPTS}
+        for seed in range(args.draws):
+            source, y_source, target, y_target, test, y_test = task(shift, args.per_class, seed)
+            scores = feature_contenders(encoder, source, y_source, target, y_target, test, y_test)
+            accuracy, entropy, seconds = fine_tuned(source, y_source, target, test, y_test,
+                                                    seed, args.cache)  # fmt: skip
+            for adapt in ADAPTS:
+                scores[f"fine-tuned, adapt={adapt!r}"] = accuracy[adapt]
+                entropies[adapt].append(entropy[adapt])
+                times[adapt].append(seconds[adapt])
+            for name, score in scores.items():
+                results.setdefault(name, []).append(score)
+            print(f"{shift}: draw {seed + 1}/{args.draws} done", flush=True)
+        print(f"\n{shift}, {args.per_class} labelled source images per class, as many "
+              f"unlabelled target ones, {args.draws} draws\n")  # fmt: skip
+        print("| contender | target test accuracy |")
+        print("| --- | ---: |")
+        for name, scores in results.items():
+            print(f"| {name} | {np.mean(scores):.3f} ± {np.std(scores):.3f} |")
+        by_label = max(ADAPTS, key=lambda a: np.mean(results[f"fine-tuned, adapt={a!r}"]))
+        by_entropy = max(ADAPTS, key=lambda a: np.mean(entropies[a]))
+        gap = np.mean(results[f"fine-tuned, adapt={by_label!r}"]) - np.mean(
+            results[f"fine-tuned, adapt={by_entropy!r}"]
+        )
+        print(f"\nchosen without labels (prediction entropy): {by_entropy}; with target "
+              f"labels: {by_label}; {gap:.3f} apart. Fit seconds per adapt: "
+              + ", ".join(f"{a} {np.mean(times[a]):.0f}" for a in ADAPTS))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
