@@ -7,8 +7,10 @@ not read. The labelled samples train the head as always; the unlabelled ones
 only enter the adaptation:
 
 - ``"adabn"`` (Li et al., 2016, "Revisiting Batch Normalization For Practical
-  Domain Adaptation"): after training, every BatchNorm layer's statistics are
-  re-estimated on the unlabelled samples; nothing else changes.
+  Domain Adaptation"): every BatchNorm layer's statistics are re-estimated on the
+  labelled samples before training (so the head learns on features normalised as
+  their domain's, not as ImageNet's) and on the unlabelled ones after; no
+  parameter changes for it.
 - ``"coral"`` (Sun and Saenko, 2016, "Deep CORAL"): the distance between the
   covariances of the labelled and the unlabelled samples' features (what the
   head reads), ``||C_s - C_t||_F^2 / (4 d^2)``, added to the loss of each batch.
@@ -207,10 +209,13 @@ class AdaptingNet:
     def _keep_features(self, head, inputs):
         self._features = inputs[0]
 
-    def _adabn(self, X, y):
-        """Re-estimate the BatchNorm statistics on the unlabelled samples (the whole body)."""
-        unlabelled = np.flatnonzero(~known(torch.as_tensor(y), self._classifier))
-        batches = self.get_iterator(torch.utils.data.Subset(X, unlabelled), training=False)
+    def _adabn(self, X, y, *, target):
+        """Re-estimate the BatchNorm statistics on the labelled samples (before training:
+        the head learns on features normalised as the source domain's) or the unlabelled
+        ones (after: the model serves the target domain)."""
+        labelled = known(torch.as_tensor(y), self._classifier).numpy()
+        chosen = np.flatnonzero(~labelled if target else labelled)
+        batches = self.get_iterator(torch.utils.data.Subset(X, chosen), training=False)
         self.adabn_layers_ = adabn(self.module_, (x for x, _ in batches), lambda x: self.infer(x))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

@@ -91,7 +91,8 @@ _PARAMETERS = """
         labelled ones: ``y = -1`` (or None; NaN for a regressor), or a
         negative ``sample_domain`` (skada's convention). They never reach the
         supervised loss. "adabn" re-estimates every BatchNorm layer's
-        statistics on them after training; "coral" adds the distance between
+        statistics on the labelled samples before training and on the
+        unlabelled ones after (each domain normalised by its own); "coral" adds the distance between
         the covariances of the labelled and unlabelled samples' features (what
         the head reads) to each batch's loss; "dann" adds a domain classifier
         behind a gradient reversal layer; "entropy" adds the mean entropy of

@@ -167,6 +167,8 @@ class _TransferNet(adaptation.AdaptingNet):
         """
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        if self.adapt == "adabn":  # AdaBN: each domain normalised by its own statistics
+            self._adabn(X, y, target=False)
         # Where the frozen part's outputs are the same in every epoch, they are
         # computed once and the rest of the network trains on them.
         outputs = frozen_outputs(self, X)
@@ -188,7 +190,7 @@ class _TransferNet(adaptation.AdaptingNet):
             self._split, self._probe_pending, self._probe_epoch = None, False, False
             self._features = None
         if self.adapt == "adabn":
-            self._adabn(X, y)
+            self._adabn(X, y, target=True)
         return self
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):

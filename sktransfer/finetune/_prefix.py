@@ -58,7 +58,8 @@ def frozen_outputs(net, samples):
     if 4 * size * len(samples) > MEMORY_LIMIT:
         module.cut_at = None
         return None
-    cache = resolve_cache(net.cache)
+    # AdaBN set the frozen part's statistics from these samples: no one else's outputs.
+    cache = None if net.adapt == "adabn" else resolve_cache(net.cache)
     if cache is None:
         outputs = _compute(net, samples)
     else:
