@@ -12,7 +12,7 @@ class LoadsOldModels:
     def __setstate__(self, state):
         old = (
             ("long_texts", "truncate"), ("head_init", "random"), ("batchnorm", "train"),
-            ("layer", None),
+            ("layer", None), ("adapt", "none"), ("adapt_weight", 1.0),
         )  # fmt: skip
         for name, value in old:
             state.setdefault(name, value)
