@@ -12,6 +12,22 @@ os.environ.setdefault("SKTRANSFER_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--metadata-routing",
+        action="store_true",
+        help="run with scikit-learn's metadata routing on, as it is in a process that "
+        "imported skada",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--metadata-routing"):
+        import sklearn
+
+        sklearn.set_config(enable_metadata_routing=True)
+
+
 @pytest.fixture(scope="session")
 def skimage_photos():
     """Paths of real photos shipped by scikit-image, by name (e.g. 'coffee')."""
