@@ -122,5 +122,5 @@ def test_the_demo_says_what_it_runs_and_how_long_before_it_starts(tmp_path):
     lines = plan("full", 2, tmp_path)
     runs = 2 * 2 * sum(len(c) for c in CONTENDERS.values())  # 2 draws, 2 sizes per data set
     assert lines[0].startswith(f"sktransfer demo: {runs} fits (2 draws")
-    assert "about 7 min on two idle CPU cores" in lines[1]
+    assert "about 8 min on two idle CPU cores" in lines[1]
     assert "about 3 min" in plan("quick", 3, tmp_path)[1]  # three one-minute draws

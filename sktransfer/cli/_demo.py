@@ -89,7 +89,7 @@ TITLES = {"fashion_mnist": "Fashion-MNIST images", "bbc_news": "BBC News texts"}
 DRAWS = {"full": 2, "quick": 1}
 # Wall minutes on two idle CPU cores with an empty cache (benchmarks/RESULTS.md): said
 # before the demo starts, so that a user knows what they are waiting for.
-MINUTES = {"full": 7, "quick": 1}
+MINUTES = {"full": 8, "quick": 1}
 
 
 def _fill(value, options):
@@ -119,7 +119,7 @@ def main(*, quick=False, draws=None, out="sktransfer-demo", log=print):
     ----------
     quick : bool, default=False
         One draw of the smallest labelled sets and a small test set (about a
-        minute); otherwise two draws of each size (about seven minutes on two
+        minute); otherwise two draws of each size (about eight minutes on two
         idle CPU cores).
     draws : int, optional
         Random draws of the labelled set per size (default 1 quick, 2 otherwise).
