@@ -1,8 +1,6 @@
 """Every built-in baseline on every data form a spec accepts, or refused naming the field."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +10,6 @@ from sktransfer.cli import main
 from sktransfer.datasets import fashion_mnist_available
 from sktransfer.spec import SpecError, load_spec, run
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
 needs_fashion = pytest.mark.skipif(
     not fashion_mnist_available(), reason="needs dataset-fashion-mnist"
 )
@@ -92,13 +89,10 @@ def test_a_baseline_for_other_data_is_refused_when_the_spec_is_read(
 
 
 @pytest.fixture(scope="module")
-def example_data(tmp_path_factory):
+def example_data(tmp_path_factory, make_example_data):
     """examples/data, small: 3 training and 2 test images per class, a 30-row table."""
     root = tmp_path_factory.mktemp("examples")
-    module = importlib.util.spec_from_file_location("make_data", EXAMPLES / "make_example_data.py")
-    make_data = importlib.util.module_from_spec(module)
-    module.loader.exec_module(make_data)
-    make_data.main(["--out", str(root), "--per-class", "3", "--test-per-class", "2"])
+    make_example_data(root, 3, 2)
     return root
 
 

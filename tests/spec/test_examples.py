@@ -1,6 +1,5 @@
 """Every example spec in examples/specs runs, on small data from examples/make_example_data.py."""
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -25,13 +24,10 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def example_data(tmp_path_factory):
+def example_data(tmp_path_factory, make_example_data):
     """examples/data, small: 4 training and 3 test images per class, a 30-row table."""
     root = tmp_path_factory.mktemp("examples")
-    module = importlib.util.spec_from_file_location("make_data", EXAMPLES / "make_example_data.py")
-    make_data = importlib.util.module_from_spec(module)
-    module.loader.exec_module(make_data)
-    make_data.main(["--out", str(root / "data"), "--per-class", "4", "--test-per-class", "3"])
+    make_example_data(root / "data", 4, 3)
     (root / "specs").mkdir()
     return root
 
