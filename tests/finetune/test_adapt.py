@@ -1,42 +1,18 @@
 """Domain adaptation in the fine-tuners: unlabelled samples (y = -1, sample_domain < 0)."""
 
-from collections import OrderedDict
-
 import numpy as np
 import pytest
 import torch
+from test_fine_tune import TINY, build_tiny
 from torch import nn
 
 from sktransfer import FineTuneClassifier, FineTuneRegressor
-from sktransfer.backbones import BackboneSpec, ImagePreprocessing, SequentialBackbone
 from sktransfer.finetune._adapt import coral, entropy
-
-
-def build_small(weights="default"):
-    """Two conv + BatchNorm groups with fixed weights and pre-trained-looking statistics."""
-    generator = torch.Generator().manual_seed(0)
-
-    def block(n_in, n_out):
-        return nn.Sequential(nn.Conv2d(n_in, n_out, 3, stride=2), nn.BatchNorm2d(n_out), nn.ReLU())
-
-    model = SequentialBackbone(OrderedDict(stem=block(3, 8), stage=block(8, 16)))
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.copy_(torch.rand(module.num_features, generator=generator))
-                module.running_var.copy_(1 + torch.rand(module.num_features, generator=generator))
-    return model
-
-
-SMALL = BackboneSpec(name="small", modality="image", build=build_small,
-                     preprocessing=ImagePreprocessing(input_size=32, resize_size=None))  # fmt: skip
 
 
 def small(**params):
     defaults = dict(max_epochs=2, batch_size=8, validation=None, device="cpu", random_state=0)
-    return FineTuneClassifier(SMALL, **{**defaults, **params})
+    return FineTuneClassifier(TINY, **{**defaults, **params})
 
 
 @pytest.fixture
@@ -68,8 +44,8 @@ def test_unlabelled_samples_never_reach_the_supervised_loss(shifted):
 
 def test_adabn_changes_only_batchnorm_statistics_and_only_when_asked(shifted):
     X, y = shifted
-    pretrained = {n: b for n, b in build_small().named_buffers() if "running" in n}
-    weights = dict(build_small().named_parameters())
+    pretrained = {n: b for n, b in build_tiny().named_buffers() if "running" in n}
+    weights = dict(build_tiny().named_parameters())
     plain = small(adapt="coral", adapt_weight=0.0, freeze="backbone").fit(X, y)
     adapted = small(adapt="adabn", freeze="backbone").fit(X, y)
     for model in (plain, adapted):
@@ -81,13 +57,13 @@ def test_adabn_changes_only_batchnorm_statistics_and_only_when_asked(shifted):
         assert not torch.allclose(after[f"backbone.{name}"], value), name
     # The first BatchNorm's mean is now that of the target images' convolution outputs.
     target = torch.from_numpy(X[len(X) // 2 :]).permute(0, 3, 1, 2).float() / 255
-    mean, std = torch.tensor(SMALL.preprocessing.mean), torch.tensor(SMALL.preprocessing.std)
+    mean, std = torch.tensor(TINY.preprocessing.mean), torch.tensor(TINY.preprocessing.std)
     with torch.no_grad():
-        conv = build_small().stem[0]((target - mean[:, None, None]) / std[:, None, None])
+        conv = build_tiny().stem[0]((target - mean[:, None, None]) / std[:, None, None])
     torch.testing.assert_close(
         after["backbone.stem.1.running_mean"], conv.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-4
     )
-    assert adapted.net_.adabn_layers_ == 2
+    assert adapted.net_.adabn_layers_ == 3
 
 
 @pytest.mark.parametrize("adapt", ["coral", "dann", "entropy"])
@@ -117,10 +93,10 @@ def test_a_regressor_adapts_with_nan_targets(images):
     targets = X.mean(axis=(1, 2, 3)) / 255
     targets[::3] = np.nan
     settings = dict(max_epochs=1, batch_size=8, validation=None, device="cpu", random_state=0)
-    model = FineTuneRegressor(SMALL, adapt="coral", **settings).fit(X, targets)
+    model = FineTuneRegressor(TINY, adapt="coral", **settings).fit(X, targets)
     assert model.predict(X).shape == (len(X),)
     with pytest.raises(ValueError, match="adapt='entropy' sharpens class predictions"):
-        FineTuneRegressor(SMALL, adapt="entropy", **settings).fit(X, targets)
+        FineTuneRegressor(TINY, adapt="entropy", **settings).fit(X, targets)
 
 
 def test_adaptation_mistakes_are_named(images):
