@@ -92,6 +92,13 @@ def image_paths(images, tmp_path_factory):
     return paths
 
 
+def class_folders(paths, folder, n_classes=3):
+    """``paths`` linked into ``n_classes`` class folders under ``folder``, in turn."""
+    for i, path in enumerate(paths):
+        (folder / f"class{i % n_classes}").mkdir(parents=True, exist_ok=True)
+        os.link(path, folder / f"class{i % n_classes}" / f"{i}.png")
+
+
 def a_search(encoder):
     pipe = make_pipeline(encoder, RidgeClassifier())
     return GridSearchCV(pipe, {"ridgeclassifier__alpha": [0.1, 10.0, 1000.0]}, cv=3)
@@ -251,10 +258,7 @@ def test_an_unreachable_scheduler_fails_fast():
 
 
 def test_a_spec_searches_on_the_cluster(client, image_paths, tmp_path):
-    folder = tmp_path / "data"
-    for i, path in enumerate(image_paths[:60]):
-        (folder / f"class{i % 3}").mkdir(parents=True, exist_ok=True)
-        os.link(path, folder / f"class{i % 3}" / f"{i}.png")
+    class_folders(image_paths[:60], tmp_path / "data")
     spec = {
         "data": {"images": "data", "test_size": 0.25},
         "pipeline": [{"ImageEncoder": {"image_size": SIZE}}, "RidgeClassifier"],
@@ -275,10 +279,7 @@ def test_a_spec_searches_on_the_cluster(client, image_paths, tmp_path):
 
 
 def test_a_ranking_scores_each_candidate_as_a_task_on_the_cluster(client, image_paths, tmp_path):
-    folder = tmp_path / "data"
-    for i, path in enumerate(image_paths[:30]):
-        (folder / f"class{i % 3}").mkdir(parents=True, exist_ok=True)
-        os.link(path, folder / f"class{i % 3}" / f"{i}.png")
+    class_folders(image_paths[:30], tmp_path / "data")
     spec = {
         "data": {"images": "data", "test_size": 0.2},
         "candidates": [{"ImageEncoder": {"image_size": SIZE}}, "PixelEncoder",
