@@ -112,3 +112,21 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     return attempts
+
+
+@pytest.fixture(scope="session")
+def make_example_data():
+    """``make(out, per_class, test_per_class)``: examples/make_example_data.py's image
+    folders and table in ``out``, with that many training and test images per class."""
+    import importlib.util
+
+    script = Path(__file__).parents[1] / "examples" / "make_example_data.py"
+    module = importlib.util.spec_from_file_location("make_data", script)
+    make_data = importlib.util.module_from_spec(module)
+    module.loader.exec_module(make_data)
+
+    def make(out, per_class, test_per_class):
+        args = ["--out", str(out), "--per-class", str(per_class)]
+        make_data.main([*args, "--test-per-class", str(test_per_class)])
+
+    return make
