@@ -3,6 +3,10 @@
 - ``data/fashion/train/<class>/*.png`` and ``data/fashion/test/<class>/*.png``: an
   image folder per split, one sub-folder per class (``--per-class`` and
   ``--test-per-class`` images of each);
+- ``data/fashion_inverted/unlabelled/*.png`` (no class folders: no labels) and
+  ``data/fashion_inverted/test/<class>/*.png``: the same kind of images in another
+  domain, inverted (:func:`sktransfer.datasets.shift_images`), for the domain
+  adaptation example; drawn apart from the training images;
 - ``data/products.csv``: a table with a photo path, a short description and a
   price per row, and the category to predict (the multi-modal example).
 
@@ -18,7 +22,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sktransfer.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, stratified_sample
+from sktransfer.datasets import (
+    FASHION_MNIST_CLASSES,
+    load_fashion_mnist,
+    shift_images,
+    stratified_sample,
+)
 
 # A few words per class, and words any class may get, for the product descriptions.
 WORDS = {
@@ -65,6 +74,18 @@ def main(argv=None):
     write_folder(args.out / "fashion" / "train", images[train], labels[train])
     write_folder(args.out / "fashion" / "test", test_images[test], test_labels[test])
 
+    # The target domain: other images of the same classes, inverted.
+    rest = np.setdiff1d(np.arange(len(labels)), train)
+    unlabelled = rest[stratified_sample(labels[rest], args.per_class, seed=1)]
+    target_test = np.setdiff1d(np.arange(len(test_labels)), test)
+    target_test = target_test[stratified_sample(test_labels[target_test], args.test_per_class, seed=1)]
+    inverted = args.out / "fashion_inverted"
+    for i, image in enumerate(shift_images(images[unlabelled], "inverted", seed=0)):
+        (inverted / "unlabelled").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(inverted / "unlabelled" / f"{i:05d}.png")
+    shifted = shift_images(test_images[target_test], "inverted", seed=0)
+    write_folder(inverted / "test", shifted, test_labels[target_test])
+
     # The table's photos are the test images; its descriptions carry a noisy hint.
     rng = np.random.default_rng(0)
     photos = write_folder(args.out / "products", test_images[test], test_labels[test])
@@ -78,7 +99,10 @@ def main(argv=None):
             rng.shuffle(words)
             price = round(float(rng.lognormal(3 + 0.1 * label, 0.4)), 2)
             writer.writerow([path.relative_to(args.out).as_posix(), " ".join(words), price, name])
-    print(f"wrote {len(train)} + {len(test)} images and products.csv under {args.out}")
+    print(
+        f"wrote {len(train)} + {len(test)} images, {len(unlabelled)} + {len(target_test)} "
+        f"inverted ones and products.csv under {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -122,14 +122,22 @@ def _rank_command(args):
 
 
 def metrics_table(report):
-    """The metrics of a run's report against its baseline, and its note, as plain text."""
+    """The metrics of a run's report against its baseline, on the target domain's samples
+    where it has them, and its note, as plain text."""
     baseline = report.get("baseline")
-    header = ["metric", "model"] + ([f"baseline ({baseline['name']})"] if baseline else [])
+    target = report.get("target") or {}
+    columns = [("model", report["metrics"])]
+    if baseline:
+        columns.append((f"baseline ({baseline['name']})", baseline["metrics"]))
+    if target:
+        columns.append((f"target (adapt={target['adapt']!r})", target["metrics"]))
+    if target.get("without_adaptation"):
+        columns.append(("target (adapt='none')", target["without_adaptation"]["metrics"]))
+    header = ["metric", *(name for name, _ in columns)]
     rows = [header]
     names = list(report["metrics"]) or list((baseline or {}).get("metrics", {}))
     for name in names:
-        cells = [report["metrics"], *([baseline["metrics"]] if baseline else [])]
-        rows.append([name, *(f"{c[name]:.4f}" if name in c else "failed" for c in cells)])
+        rows.append([name, *(f"{c[name]:.4f}" if name in c else "failed" for _, c in columns)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows

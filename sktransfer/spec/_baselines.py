@@ -26,6 +26,7 @@ from ._fields import Section, check
 
 BASELINES = ("pixels", "tfidf", "scratch")
 FIELD = "evaluate.baseline"
+EVALUATE = ("baseline", "target")  # the evaluate section's fields
 
 _DATASET_KINDS = {"fashion_mnist": "arrays", "bbc_news": "texts"}
 _READS = {"pixels": ("images", "arrays"), "tfidf": ("texts",)}
@@ -38,7 +39,7 @@ def read_baseline(fields):
     A built-in name is checked against the data source where the source tells what
     it holds; the spec's pipeline must have a pre-trained backbone for ``scratch``.
     """
-    evaluate = Section(fields.get("evaluate"), "evaluate", ("baseline",))
+    evaluate = Section(fields.get("evaluate"), "evaluate", EVALUATE)
     value = evaluate.get("baseline", (str, list, dict))
     if value is None:
         return None

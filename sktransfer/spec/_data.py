@@ -13,6 +13,8 @@ data sets have their own), else a held-out ``test_size`` of the training data,
 stratified for classifiers. ``per_class`` draws that many labelled samples of
 each class for training (few-shot experiments) with ``random_state``;
 ``test_per_class`` draws a fixed test set from a packaged data set.
+``unlabelled`` names samples of a target domain without labels (see
+``spec._domains``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ FIELDS = (
     "per_class",
     "test_per_class",
     "random_state",
+    "unlabelled",
 )
 DATASETS = ("fashion_mnist", "bbc_news")
 TEST_SIZE = 0.25  # held out for testing when the spec names no test set
@@ -62,6 +65,17 @@ class Data:
     input: dict = field(default_factory=dict)
     # The folders the spec's paths resolved to, and each as the spec wrote it.
     written: dict = field(default_factory=dict)
+    # Target-domain samples: unlabelled ones to fit on, labelled ones to score on.
+    X_unlabelled: object = None
+    X_target: object = None
+    y_target: np.ndarray = None
+    target_source: str = None
+
+    @property
+    def n_samples(self):
+        """Every sample read: training, test and the target domain's."""
+        extra = [self.X_unlabelled, self.y_target]
+        return len(self.y_train) + len(self.y_test) + sum(len(x) for x in extra if x is not None)
 
     def show(self, path):
         """``path`` as the user wrote it: under the folder the spec named, not resolved."""
@@ -82,7 +96,7 @@ def read_section(value, path="data"):
             "name exactly one source: images (a folder), csv (a file) or dataset "
             f"({' or '.join(DATASETS)})" + (f"; got {', '.join(sources)}" if sources else ""),
         )
-    for key in ("images", "csv", "test"):
+    for key in ("images", "csv", "test", "unlabelled"):
         section.get(key, str)
     section.get("dataset", str, choices=DATASETS)
     if "csv" in section:
@@ -107,7 +121,7 @@ def read_section(value, path="data"):
 def check_paths(value, base_dir, path="data"):
     """Check that the files and folders the section names exist (reads none of them)."""
     section = Section(value, path, FIELDS)
-    for key in ("images", "csv", "test"):
+    for key in ("images", "csv", "test", "unlabelled"):
         if key in section:
             _existing(section.get(key, str), base_dir, join(path, key))
 

@@ -17,17 +17,24 @@ from ..exceptions import SpecError
 from ._baselines import build_baseline, read_baseline
 from ._data import check_paths, read_section
 from ._data import load as load_data
+from ._domains import (
+    adapting,
+    check_adaptation,
+    check_target,
+    fit_arguments,
+    load_domains,
+    without_adaptation,
+)
 from ._estimators import build_pipeline
 from ._fields import Section
 from ._inputs import check_inputs
+from ._notes import compare, target_note, tried_settings
 from ._plan import describe_plan
 from ._progress import SearchProgress
 from ._report import (
     baseline_summary,
-    compare,
     evaluate,
     plain,
-    tried_settings,
     write_confusion_png,
     write_json,
     write_markdown,
@@ -93,6 +100,8 @@ def load_spec(source, *, base_dir=None):
     check_paths(fields.get("data"), where)
     # Builds, so checks, every estimator.
     spec = Spec(fields, where, _estimator(fields), read_baseline(fields))
+    check_adaptation(fields, spec.estimator)
+    check_target(fields, where)
     _output_dir(spec)
     return spec
 
@@ -208,7 +217,8 @@ def run(spec, *, output_dir=None, progress=False, verbose=False, log=None, sched
     classification = is_classifier(final)
     out = _output_dir(spec, output_dir)
     data = load_data(spec.fields.get("data"), spec.base_dir, classification=classification)
-    log(f"checking {len(data.y_train) + len(data.y_test)} samples ({data.source})")
+    load_domains(spec.fields, spec.base_dir, data)
+    log(f"checking {data.n_samples} samples ({data.source})")
     check_inputs(
         data,
         classification=classification,
@@ -221,16 +231,18 @@ def run(spec, *, output_dir=None, progress=False, verbose=False, log=None, sched
     if dry_run:
         return describe_plan(spec, estimator, data, baseline_name, baseline, log=log)
     _show_progress(estimator, progress=progress and scheduler is None, verbose=verbose)
-    log(f"fitting {spec.name} on {len(data.y_train)} samples ({data.source})")
+    unlabelled = "" if data.X_unlabelled is None else f" and {len(data.X_unlabelled)} unlabelled"
+    log(f"fitting {spec.name} on {len(data.y_train)}{unlabelled} samples ({data.source})")
+    X, y, fit_params = fit_arguments(estimator, data)
     started = time.perf_counter()
     if scheduler is None:
-        estimator.fit(data.X_train, data.y_train)
+        estimator.fit(X, y, **fit_params)
     else:
         from .. import cluster
 
         with cluster.connected(scheduler) as client:
             log(f"on the Dask cluster at {client.scheduler.address} ({client.dashboard_link})")
-            cluster.fit(estimator, data.X_train, data.y_train, client=client)
+            cluster.fit(estimator, X, y, client=client, **fit_params)
             workers = len(client.scheduler_info()["workers"])
     fit_s = time.perf_counter() - started
     fitted = getattr(estimator, "best_estimator_", estimator)
@@ -241,6 +253,7 @@ def run(spec, *, output_dir=None, progress=False, verbose=False, log=None, sched
             "source": data.source,
             "n_train": len(data.y_train),
             "n_test": len(data.y_test),
+            "n_unlabelled": 0 if data.X_unlabelled is None else len(data.X_unlabelled),
             "classes": [str(c) for c in np.unique(data.y_train)] if classification else None,
         },
         "pipeline": " + ".join(type(step).__name__ for _, step in fitted.steps),
@@ -270,11 +283,33 @@ def run(spec, *, output_dir=None, progress=False, verbose=False, log=None, sched
             report["baseline"] = baseline_summary(
                 baseline_name, measured, data.y_test, predicted, classification=classification
             )
-    report["note"] = compare(report) if not report["errors"] else None
+    if data.X_target is not None:
+        log(f"evaluating on {len(data.y_target)} target samples ({data.target_source})")
+        with _recorded(report, "evaluating on the target samples", log):
+            report["target"] = _target(fitted, data, classification, log)
+    notes = [compare(report), target_note(report)] if not report["errors"] else []
+    report["note"] = " ".join(n for n in notes if n) or None
     if out is not None:
         report["files"] = _write(out, report, estimator, data, predicted)
         log(f"wrote {', '.join(report['files'].values())} in {out}")
     return report
+
+
+def _target(fitted, data, classification, log):
+    """The report's ``target``: the model scored on the labelled target samples and, when it
+    adapts, the same model fitted without adaptation (on the labelled samples) beside it."""
+    measured = evaluate(fitted, data.X_target, data.y_target, classification=classification)
+    predicted = measured.pop("predicted")
+    target = {"source": data.target_source, "n": len(data.y_target), "adapt": adapting(fitted)}
+    target.update(measured)
+    if target["adapt"] != "none":
+        log("fitting the same model without adaptation (adapt='none'), to measure what it did")
+        plain = without_adaptation(fitted).fit(data.X_train, data.y_train)
+        against = evaluate(plain, data.X_target, data.y_target, classification=classification)
+        target["without_adaptation"] = baseline_summary(
+            "adapt='none'", against, data.y_target, predicted, classification=classification
+        )
+    return target
 
 
 @contextlib.contextmanager

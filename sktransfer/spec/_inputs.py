@@ -27,7 +27,7 @@ def check_inputs(data, *, classification, folds=None, progress=None):
     Parameters
     ----------
     data : Data
-        The training and test samples of a spec.
+        The training and test samples of a spec, and its target domain's.
     classification : bool
         Whether the labels are classes (counted against ``folds``).
     folds : int, optional
@@ -36,14 +36,24 @@ def check_inputs(data, *, classification, folds=None, progress=None):
         Wraps an iterable of image paths to show progress (e.g. ``tqdm``).
     """
     problems = []
-    for part, X in (("training", data.X_train), ("test", data.X_test)):
-        problems += _samples(data, X, part, progress)
+    parts = [("training", data.X_train), ("test", data.X_test)]
+    parts += [("unlabelled", data.X_unlabelled), ("target", data.X_target)]
+    for part, X in parts:
+        if X is not None:
+            problems += _samples(data, X, part, progress)
     if problems:
         more = len(problems) - SHOWN
         listed = "\n  ".join(problems[:SHOWN]) + (f"\n  ... and {more} more" if more > 0 else "")
         raise SpecError("data", f"{len(problems)} bad samples, nothing was fitted:\n  {listed}")
     if classification:
         _check_classes(data.y_train, folds)
+    if classification and data.y_target is not None:
+        unknown = sorted(set(map(str, data.y_target)) - set(map(str, data.y_train)))
+        if unknown:
+            raise SpecError(
+                "evaluate.target",
+                f"holds classes the training samples do not: {', '.join(unknown[:SHOWN])}",
+            )
 
 
 def _samples(data, X, part, progress):
@@ -60,7 +70,9 @@ def _samples(data, X, part, progress):
             if column not in data.input.get("image_columns", []) and is_text_column(X[column]):
                 problems += _texts(X[column], f"{part} row", column)
         return problems
-    return []  # arrays: a packaged data set, checked when it was packaged
+    # Arrays: a packaged data set, checked when it was packaged; the files beside them (a
+    # target domain's images) are checked here.
+    return _images(data, [x for x in X if isinstance(x, (str, os.PathLike))], progress)
 
 
 def _images(data, paths, progress):

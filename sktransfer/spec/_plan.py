@@ -23,8 +23,14 @@ def describe_plan(spec, estimator, data, baseline_name, baseline, *, log):
     """The plan of a run: its fits and a rough time; logged line by line, returned as a dict."""
     pipeline = getattr(estimator, "estimator", estimator)
     n_train, n_test = len(data.y_train), len(data.y_test)
-    fits = _fits(estimator, n_train)
-    passes = sum(n * _passes(pipeline) for n in fits) + n_test
+    # Unlabelled samples join every fit; the target's are scored, and an adapting model
+    # is fitted once more without adaptation to measure what it did.
+    n_unlabelled = 0 if data.X_unlabelled is None else len(data.X_unlabelled)
+    fits = [n + n_unlabelled for n in _fits(estimator, n_train)]
+    n_target = 0 if data.y_target is None else len(data.y_target)
+    twin = n_target > 0 and n_unlabelled > 0
+    passes = sum(n * _passes(pipeline) for n in fits) + n_test + n_target * (1 + twin)
+    passes += twin * n_train * _passes(pipeline)
     if baseline is not None:
         passes += n_train * _passes(baseline) + n_test
     seconds, load_s, network = _seconds_per_sample(pipeline, data)
@@ -32,15 +38,18 @@ def describe_plan(spec, estimator, data, baseline_name, baseline, *, log):
         "name": spec.name,
         "n_train": n_train,
         "n_test": n_test,
-        "fits": len(fits),
+        "fits": len(fits) + twin,
         "baseline": baseline_name,
         "estimate_s": None if seconds is None else passes * seconds + len(fits) * load_s,
     }
-    log(f"{spec.name}: {n_train} training and {n_test} test samples, all readable")
+    extra = f", {n_unlabelled} unlabelled" if n_unlabelled else ""
+    extra += f", {n_target} target" if n_target else ""
+    log(f"{spec.name}: {n_train} training{extra} and {n_test} test samples, all readable")
     search = f" ({len(fits) - 1} in the search, 1 refit)" if len(fits) > 1 else ""
     log(
         f"{len(fits)} fits of the pipeline{search}"
         + (f", 1 of {baseline_name}" if baseline_name else "")
+        + (", 1 without adaptation (to score the target against)" if twin else "")
     )
     if seconds is None:
         log("no pre-trained network in the pipeline: no estimate (such fits take seconds)")

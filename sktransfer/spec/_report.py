@@ -9,19 +9,6 @@ from sklearn import metrics
 
 from ._uncertainty import CONFIDENCE, RESAMPLES, bootstrap_intervals, paired_test
 
-NEGATIVE_TRANSFER = (
-    "Transfer did not beat the baseline here: {metric} {score:.3f} against {baseline:.3f} "
-    "for {name}. A pre-trained model can do worse than one trained from scratch when its "
-    "domain is far from yours (negative transfer), or when there are enough labels to learn "
-    "the task directly. {advice}"
-)
-WITHIN_NOISE = (
-    "Transfer {verb} the baseline, {metric} {score:.3f} against {baseline:.3f} for {name}, "
-    "but within noise on {n} test samples: {reading}. A larger test set would tell them apart."
-)
-# Freeze strategies a hint may suggest, the likeliest first.
-FREEZE_OPTIONS = ("last:2", "none", "progressive", "lora", "backbone")
-
 
 def evaluate(estimator, X, y, *, classification):
     """Score a fitted estimator on test data.
@@ -111,129 +98,6 @@ def baseline_summary(name, measured, y, predicted, *, classification):
     return summary
 
 
-def tried_settings(estimator):
-    """What this run tried: the values of each searched parameter, ``freeze`` and ``backbone``.
-
-    What a hint should not suggest again.
-
-    Parameters
-    ----------
-    estimator : estimator
-        The fitted pipeline, or the fitted search around it.
-
-    Returns
-    -------
-    dict
-        Parameter name (scikit-learn's ``step__param``) to the list of its values, JSON's
-        types: every value the search's candidates took, and the fitted pipeline's own
-        ``freeze`` (as its recipe resolved "auto") and ``backbone``.
-    """
-    tried = {}
-
-    def add(name, value):
-        values = tried.setdefault(name, [])
-        if plain(value) not in values:
-            values.append(plain(value))
-
-    for params in getattr(estimator, "cv_results_", {}).get("params", []):
-        for name, value in params.items():
-            add(name, value)
-    fitted = getattr(estimator, "best_estimator_", estimator)
-    for name, step in [("", fitted), *fitted.get_params(deep=True).items()]:
-        recipe = getattr(step, "recipe_", None)  # set by a fitted fine-tuner
-        if isinstance(recipe, dict) and "freeze" in recipe:
-            add(f"{name}__freeze" if name else "freeze", recipe["freeze"])
-    for name, value in fitted.get_params(deep=True).items():
-        last = name.rsplit("__", 1)[-1]
-        if last in ("freeze", "backbone") and isinstance(value, (str, int)) and value != "auto":
-            add(name, value)
-    return tried
-
-
-def primary_metric(classification):
-    return "accuracy" if classification else "r2"
-
-
-def compare(report):
-    """The note on transfer against the baseline: a loss, or a difference within noise.
-
-    Parameters
-    ----------
-    report : dict
-        Its ``baseline``'s ``paired_test`` says whether the difference is more than noise;
-        its ``tried`` (:func:`tried_settings`), what the advice should leave out. Gets
-        ``transfer_beats_baseline``.
-
-    Returns
-    -------
-    str or None
-        None without a baseline, or when transfer beat it beyond noise.
-    """
-    baseline = report.get("baseline")
-    if not baseline:
-        return None
-    metric = primary_metric(report["task"] == "classification")
-    score, against = report["metrics"][metric], baseline["metrics"][metric]
-    beats = bool(score > against)
-    report["transfer_beats_baseline"] = beats
-    test = baseline.get("paired_test")
-    noise = test is not None and not test["significant"]
-    if beats and not noise:
-        return None
-    words = {"metric": metric, "score": score, "baseline": against, "name": baseline["name"]}
-    advice = _advice(report.get("tried"))
-    if not noise:
-        return NEGATIVE_TRANSFER.format(advice=advice, **words)
-    verb = "beat" if beats else "did not beat"
-    note = WITHIN_NOISE.format(verb=verb, n=test["n"], reading=test["reading"], **words)
-    if beats:
-        return note
-    return f"{note} If the baseline stays ahead: {advice[0].lower()}{advice[1:]}"
-
-
-def _advice(tried):
-    """What to try next, leaving out the freeze strategies and backbones ``tried`` holds."""
-    if tried is None:  # what ran is not known: the general advice
-        return (
-            "Try fine-tuning more layers (freeze='last:2', 'none'), another backbone, "
-            "or keep the simpler model."
-        )
-    options = []
-    freezes = _values(tried, "freeze")
-    if freezes:
-        from ..finetune import RECIPES, Freeze
-
-        def kind(value):
-            if value == "auto":
-                return set().union(*(kind(r["freeze"]) for r in RECIPES.values()))
-            try:
-                parsed = Freeze.parse(value)
-            except ValueError:
-                return set()
-            return {(parsed.kind, parsed.count if parsed.kind == "last" else 0)}
-
-        done = set().union(*map(kind, freezes))
-        untried = [v for v in FREEZE_OPTIONS if not kind(v) <= done][:2]
-        if untried:
-            shown = ", ".join(map(repr, freezes))
-            options.append(f"freeze={' or '.join(map(repr, untried))} (this run tried {shown})")
-    backbones = _values(tried, "backbone")
-    if backbones:
-        options.append("a backbone other than " + ", ".join(map(repr, backbones)))
-    if not options:
-        return "Keep the simpler model."
-    return "Try " + ", ".join(options) + ", or keep the simpler model."
-
-
-def _values(tried, param):
-    """Every value ``tried`` holds for ``param`` of any step, in order, once each."""
-    found = []
-    for name, values in tried.items():
-        if name == param or name.endswith(f"__{param}"):
-            found += [v for v in values if v not in found]
-    return found
-
-
 def write_json(report, path):
     path.write_text(json.dumps(report, indent=2, default=plain) + "\n")
 
@@ -278,6 +142,7 @@ def markdown(report):
     test = (baseline or {}).get("paired_test")
     if test:
         lines += ["", f"Paired test against the baseline ({test['test']}): {test['reading']}."]
+    lines += _target_lines(report)
     if report.get("note"):
         lines += ["", f"**Note.** {report['note']}"]
     for failure in report.get("errors") or []:  # after the fit: the model is saved all the same
@@ -303,6 +168,28 @@ def markdown(report):
         lines += ["", "## Files", ""]
         lines += [f"- {what}: `{name}`" for what, name in report["files"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _target_lines(report):
+    """The target domain's scores, beside those of the same model without adaptation."""
+    target = report.get("target")
+    if not target:
+        return []
+    without = target.get("without_adaptation")
+    header = ["metric", f"model (adapt={target['adapt']!r})"] + (
+        ["adapt='none'"] if without else []
+    )
+    lines = ["", f"Target domain: {target['n']} labelled samples from {target['source']}.", ""]
+    lines += [_row(header), _row(["---"] * len(header))]
+    for name, value in target["metrics"].items():
+        row = [name, _score(value, target.get("intervals"), name)]
+        if without:
+            row.append(_score(without["metrics"][name], without.get("intervals"), name))
+        lines.append(_row(row))
+    test = (without or {}).get("paired_test")
+    if test:
+        lines += ["", f"Paired test against adapt='none' ({test['test']}): {test['reading']}."]
+    return lines
 
 
 def _score(value, intervals, name):

@@ -42,6 +42,7 @@ def small(name, root, **data):
 
 def test_the_spec_files_are_all_tested():
     tested = {"images_freeze_search.yaml", "text_few_shot.yaml", "multimodal.yaml"}
+    tested.add("domain_adaptation.yaml")
     assert {p.name for p in (EXAMPLES / "specs").glob("*.yaml")} == tested
 
 
@@ -107,3 +108,16 @@ def test_multimodal(example_data):
     assert list(X.columns) == ["photo", "description", "price"] and len(names) == 30
     table = predictions(saved, X, names)
     assert set(table["prediction"]) <= set(saved["estimator"].classes_)
+
+
+def test_domain_adaptation(example_data):
+    report = run(small("domain_adaptation.yaml", example_data), output_dir=example_data / "o4")
+    assert report["data"]["n_unlabelled"] == 40
+    target = report["target"]
+    assert target["n"] == 30 and target["adapt"] == "dann"
+    assert set(target["metrics"]) == {"accuracy", "macro_f1", "balanced_accuracy"}
+    assert target["without_adaptation"]["paired_test"]["n"] == 30
+    # The note says what the target samples say of adaptation, one way or the other.
+    assert "Adaptation" in report["note"] and "adapt='dann'" in report["note"]
+    text = (example_data / "o4" / "report.md").read_text()
+    assert "Target domain: 30 labelled samples" in text and "adapt='none'" in text

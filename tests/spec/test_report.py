@@ -12,12 +12,11 @@ from sklearn import metrics
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
+from sktransfer.spec._notes import compare, tried_settings
 from sktransfer.spec._report import (
     baseline_summary,
-    compare,
     evaluate,
     markdown,
-    tried_settings,
     write_confusion_png,
 )
 from sktransfer.spec._uncertainty import (

@@ -36,7 +36,7 @@ def test_a_regression_on_a_csv_reports_regression_metrics(tmp_path):
     report = run(spec, output_dir=tmp_path / "out")
     assert report["task"] == "regression"
     assert report["data"] == {"source": "csv table.csv", "n_train": 45,
-                              "n_test": 15, "classes": None}  # fmt: skip
+                              "n_test": 15, "n_unlabelled": 0, "classes": None}  # fmt: skip
     assert report["metrics"]["r2"] > 0.99 and report["metrics"]["mae"] < 0.1
     assert report["baseline"]["name"] == "DummyRegressor"
     assert report["baseline"]["metrics"]["r2"] < 0.1
