@@ -15,8 +15,12 @@ Contenders, each on the same draws:
 - the probe trained on labelled target images (as many): the upper bound.
 
 Per task: mean ± std over the draws. Then the choice among the fine-tuner's ``adapt``
-values by skada's ``PredictionEntropyScorer`` on the unlabelled target images
-(no label read) against the choice by target test accuracy.
+values without a target label against the choice by target test accuracy, for
+each of: skada's ``PredictionEntropyScorer`` and ``SoftNeighborhoodDensity`` (the
+unlabelled target images only), the accuracy on held-out labelled source images
+(``--per-class // 2`` per class, never trained on), and skada's
+``DeepEmbeddedValidation`` (those held-out source images, weighted by a domain
+classifier on the fine-tuner's own features, and the unlabelled target images).
 
 Run by hand, from the repository root, one at a time (each uses both cores)::
 
@@ -43,6 +47,9 @@ def task(shift, per_class, seed):
     X_test, y_test = load_fashion_mnist("test")
     source = stratified_sample(y, per_class, seed=seed)
     target = stratified_sample(y, per_class, seed=seed + 100, exclude=source)
+    held_out = stratified_sample(
+        y, max(1, per_class // 2), seed=seed + 200, exclude=np.r_[source, target]
+    )
     test = stratified_sample(y_test, 50, seed=0)
 
     def rgb(images, shifted, noise_seed):
@@ -51,7 +58,7 @@ def task(shift, per_class, seed):
 
     return (
         rgb(X[source], False, 0), y[source], rgb(X[target], True, seed), y[target],
-        rgb(X_test[test], True, 1000), y_test[test],
+        rgb(X_test[test], True, 1000), y_test[test], rgb(X[held_out], False, 0), y[held_out],
     )  # fmt: skip
 
 
@@ -87,18 +94,31 @@ def feature_contenders(encoder, source, y_source, target, y_target, test, y_test
     return scores
 
 
-def fine_tuned(source, y_source, target, test, y_test, seed, cache):
-    """Target test accuracy of the fine-tuner for each adapt value, and skada's entropy
-    score of each on the unlabelled target images."""
+SELECTORS = ("prediction entropy", "soft neighbourhood density", "source accuracy",
+             "deep embedded validation")  # fmt: skip
+
+
+def fine_tuned(source, y_source, target, test, y_test, held_out, y_held_out, seed, cache):
+    """Target test accuracy of the fine-tuner for each adapt value, and what each selector
+    makes of each, with no target label."""
     import skada
-    from skada.metrics import PredictionEntropyScorer
+    from skada.metrics import (
+        DeepEmbeddedValidation,
+        PredictionEntropyScorer,
+        SoftNeighborhoodDensity,
+    )
 
     from sktransfer import FineTuneClassifier
 
     X = np.concatenate([source, target])
     domain = np.r_[np.ones(len(source), int), np.full(len(target), -2)]
     y = np.r_[y_source, np.full(len(target), -1)]
-    accuracy, entropy, seconds = {}, {}, {}
+    # What the label-free selectors read: held-out labelled source images and the
+    # unlabelled target ones.
+    X_select = np.concatenate([held_out, target])
+    y_select = np.r_[y_held_out, np.full(len(target), -1)]
+    domain_select = np.r_[np.ones(len(held_out), int), np.full(len(target), -2)]
+    accuracy, selected, seconds = {}, {name: {} for name in SELECTORS}, {}
     for adapt in ADAPTS:
         model = FineTuneClassifier(image_size=SIZE, adapt=adapt, validation=None,
                                    cache=cache, random_state=seed)  # fmt: skip
@@ -107,9 +127,20 @@ def fine_tuned(source, y_source, target, test, y_test, seed, cache):
         pipeline.fit(X, y, sample_domain=domain)
         seconds[adapt] = time.perf_counter() - started
         accuracy[adapt] = float(np.mean(pipeline.predict(test) == y_test))
-        # skada's scorer reads the target samples (negative domain) only, and no label.
-        entropy[adapt] = PredictionEntropyScorer()(pipeline, X, y, sample_domain=domain)
-    return accuracy, entropy, seconds
+        # skada's scorers read the target samples (negative domain) without their labels.
+        scorers = {
+            "prediction entropy": PredictionEntropyScorer(),
+            "soft neighbourhood density": SoftNeighborhoodDensity(),
+            "deep embedded validation": DeepEmbeddedValidation(random_state=0),
+        }
+        for name, scorer in scorers.items():
+            selected[name][adapt] = scorer(
+                pipeline, X_select, y_select, sample_domain=domain_select
+            )
+        selected["source accuracy"][adapt] = float(
+            np.mean(pipeline.predict(held_out) == y_held_out)
+        )
+    return accuracy, selected, seconds
 
 
 def main(argv=None):
@@ -127,16 +158,20 @@ def main(argv=None):
     sklearn.set_config(enable_metadata_routing=True)  # as importing skada does
     encoder = ImageEncoder(image_size=SIZE, cache=args.cache)
     for shift in args.shifts.split(","):
-        results, entropies, times = {}, {a: [] for a in ADAPTS}, {a: [] for a in ADAPTS}
+        results, times = {}, {a: [] for a in ADAPTS}
+        choices = {name: {a: [] for a in ADAPTS} for name in SELECTORS}
         for seed in range(args.draws):
-            source, y_source, target, y_target, test, y_test = task(shift, args.per_class, seed)
+            source, y_source, target, y_target, test, y_test, held, y_held = task(
+                shift, args.per_class, seed
+            )
             scores = feature_contenders(encoder, source, y_source, target, y_target, test, y_test)
-            accuracy, entropy, seconds = fine_tuned(source, y_source, target, test, y_test,
-                                                    seed, args.cache)  # fmt: skip
+            accuracy, selected, seconds = fine_tuned(source, y_source, target, test, y_test,
+                                                     held, y_held, seed, args.cache)  # fmt: skip
             for adapt in ADAPTS:
                 scores[f"fine-tuned, adapt={adapt!r}"] = accuracy[adapt]
-                entropies[adapt].append(entropy[adapt])
                 times[adapt].append(seconds[adapt])
+                for name in SELECTORS:
+                    choices[name][adapt].append(selected[name][adapt])
             for name, score in scores.items():
                 results.setdefault(name, []).append(score)
             print(f"{shift}: draw {seed + 1}/{args.draws} done", flush=True)
@@ -146,14 +181,15 @@ def main(argv=None):
         print("| --- | ---: |")
         for name, scores in results.items():
             print(f"| {name} | {np.mean(scores):.3f} ± {np.std(scores):.3f} |")
-        by_label = max(ADAPTS, key=lambda a: np.mean(results[f"fine-tuned, adapt={a!r}"]))
-        by_entropy = max(ADAPTS, key=lambda a: np.mean(entropies[a]))
-        gap = np.mean(results[f"fine-tuned, adapt={by_label!r}"]) - np.mean(
-            results[f"fine-tuned, adapt={by_entropy!r}"]
-        )
-        print(f"\nchosen without labels (prediction entropy): {by_entropy}; with target "
-              f"labels: {by_label}; {gap:.3f} apart. Fit seconds per adapt: "
-              + ", ".join(f"{a} {np.mean(times[a]):.0f}" for a in ADAPTS))  # fmt: skip
+
+        accuracy = {a: np.mean(results[f"fine-tuned, adapt={a!r}"]) for a in ADAPTS}
+        by_label = max(ADAPTS, key=accuracy.get)
+        print(f"\nchosen with target labels: {by_label}. Without (greater is better for each):")
+        for name in SELECTORS:
+            chosen = max(ADAPTS, key=lambda a: np.mean(choices[name][a]))
+            gap = accuracy[by_label] - accuracy[chosen]
+            print(f"- {name}: {chosen}, {gap:.3f} below")
+        print("Fit seconds per adapt: " + ", ".join(f"{a} {np.mean(times[a]):.0f}" for a in ADAPTS))
 
 
 if __name__ == "__main__":
