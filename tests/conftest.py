@@ -130,3 +130,15 @@ def make_example_data():
         make_data.main([*args, "--test-per-class", str(test_per_class)])
 
     return make
+
+
+@pytest.fixture
+def skada():
+    """skada imported, routing on while the test runs, the process's setting restored after."""
+    import sklearn
+
+    before = sklearn.get_config()["enable_metadata_routing"]
+    skada = pytest.importorskip("skada")  # its import switches routing on for the process
+    sklearn.set_config(enable_metadata_routing=True)
+    yield skada
+    sklearn.set_config(enable_metadata_routing=before)

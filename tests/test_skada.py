@@ -7,7 +7,6 @@ domain, unlabelled in training), real EfficientNet-Lite0 features at 32 px.
 
 import numpy as np
 import pytest
-import sklearn
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -18,16 +17,6 @@ from sklearn.preprocessing import StandardScaler
 from sktransfer import FineTuneClassifier, ImageEncoder
 
 N = 150  # per domain
-
-
-@pytest.fixture
-def skada():
-    """skada imported, routing on while the test runs, the process's setting restored after."""
-    before = sklearn.get_config()["enable_metadata_routing"]
-    skada = pytest.importorskip("skada")  # its import switches routing on for the process
-    sklearn.set_config(enable_metadata_routing=True)
-    yield skada
-    sklearn.set_config(enable_metadata_routing=before)
 
 
 @pytest.fixture(scope="module")

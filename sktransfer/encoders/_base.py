@@ -127,8 +127,12 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self, "model_")
         return self._features(self._check_samples(X))
 
-    def _features(self, samples):
-        """Features of checked samples: each distinct one encoded once, cached ones read."""
+    def _features(self, samples, positions=None):
+        """Features of checked samples: each distinct one encoded once, cached ones read.
+
+        ``positions``: the samples' indices in ``X`` where they are some of its
+        samples, for the error messages of ``_encode``.
+        """
         keys = self._sample_keys(samples)
         rows = {}  # a sample's key -> its row among the distinct samples
         inverse = np.fromiter((rows.setdefault(k, len(rows)) for k in keys), np.intp, len(keys))
@@ -137,12 +141,13 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         distinct = list(rows)
 
         def encode(todo):
-            positions = first[todo]
+            rows = first[todo]
             if isinstance(samples, np.ndarray):
-                subset = samples if len(todo) == len(samples) else samples[positions]
+                subset = samples if len(todo) == len(samples) else samples[rows]
             else:
-                subset = [samples[i] for i in positions]
-            return np.asarray(self._encode(subset, positions), dtype=np.float32)
+                subset = [samples[i] for i in rows]
+            where = rows if positions is None else np.asarray(positions)[rows]
+            return np.asarray(self._encode(subset, where), dtype=np.float32)
 
         cache = resolve_cache(self.cache)
         if cache is None:
@@ -179,10 +184,15 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # A copy: object.__getstate__ returns the instance's own __dict__, so
         # replacing model_ in it would move the live encoder's model to the CPU.
         state = dict(super().__getstate__())
-        model = state.get("model_")
-        if is_torch_module(model) and any(p.device.type != "cpu" for p in model.parameters()):
-            # Pickles must load on machines without a GPU.
-            state["model_"] = copy.deepcopy(model).to("cpu")
+        on_cpu = {}  # by identity: a model kept under two names is pickled once
+        for name, model in state.items():
+            if not name.endswith("model_") or not is_torch_module(model):
+                continue
+            if any(p.device.type != "cpu" for p in model.parameters()):
+                # Pickles must load on machines without a GPU.
+                if id(model) not in on_cpu:
+                    on_cpu[id(model)] = copy.deepcopy(model).to("cpu")
+                state[name] = on_cpu[id(model)]
         return state
 
     def _model_on(self, device):

@@ -11,13 +11,14 @@ from .. import backbones, images
 from .._checks import BOOLEAN, CACHE, NONE, PATH, Device, InstanceOf, Interval, Options
 from .._utils import progress, resolve_device
 from ..cache import source_name
-from ._base import BaseEncoder, resolve_spec
+from ._adapt_bn import AdaptBNEncoder
+from ._base import resolve_spec
 
 POOLINGS = ("auto", "avg", "max", "flatten", "cls")
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 
-class ImageEncoder(BaseEncoder):
+class ImageEncoder(AdaptBNEncoder):
     """Features from a pre-trained image backbone, for any scikit-learn estimator.
 
     The backbone runs batched, in eval mode, under ``torch.inference_mode()``;
@@ -78,6 +79,22 @@ class ImageEncoder(BaseEncoder):
         instructions (EfficientNet-Lite0 on an AVX-512 BF16 CPU: 2.4x), at the
         cost of features that match float32 only to about three digits (cosine
         similarity above 0.999). The output is float32 either way.
+    adapt_bn : bool, default=False
+        AdaBN (Li et al., 2016, "Revisiting Batch Normalization For Practical
+        Domain Adaptation"): ``fit`` re-estimates every BatchNorm layer's
+        running statistics on the images it is given, the target domain's,
+        and nothing else changes. A CNN normalises each layer with the mean
+        and variance of its pre-training images; images of another domain
+        (greyscale, inverted, another camera) reach the later layers shifted,
+        and their own statistics can undo part of that shift without any
+        label (measure it: a few images make noisier statistics than
+        ImageNet's). The statistics are computed as ``transform`` reads the
+        images, in float32, in batches of at most ``batch_size``.
+        With ``sample_domain`` (skada's convention: negative for the target
+        samples) the source samples get statistics of their own as well, and
+        ``transform(X, sample_domain)`` normalises each sample by its domain's.
+        A backbone without BatchNorm (a vision transformer) is left as it is,
+        with a warning.
     num_workers : int or "auto", default="auto"
         Worker processes decoding images (a torch DataLoader); 0 does it in
         this process. "auto" is 0 on the CPU, where the network already uses
@@ -108,6 +125,14 @@ class ImageEncoder(BaseEncoder):
         "avg", "max", "flatten", "cls".
     n_features_out_ : int
         Length of each feature vector.
+    source_model_ : torch.nn.Module
+        The model for the source samples (a non-negative ``sample_domain`` in
+        ``transform``): with ``adapt_bn`` and a ``sample_domain`` in ``fit``,
+        the backbone with its statistics re-estimated on the source images;
+        else the pre-trained one. Without ``adapt_bn`` it is ``model_``.
+    n_adapted_ : int
+        The number of BatchNorm layers whose statistics ``fit`` re-estimated
+        (0 without ``adapt_bn``).
 
     Examples
     --------
@@ -122,6 +147,12 @@ class ImageEncoder(BaseEncoder):
     >>> layers = ImageEncoder("resnet18", weights=None, layer=["layer2", "layer4"])
     >>> layers.fit(images).n_features_out_
     640
+
+    AdaBN on images of another domain, here the same images inverted:
+
+    >>> adapted = ImageEncoder("resnet18", weights=None, adapt_bn=True).fit(255 - images)
+    >>> adapted.n_adapted_, adapted.transform(255 - images).shape
+    (20, (4, 512))
     """
 
     _parameter_constraints = {
@@ -132,6 +163,7 @@ class ImageEncoder(BaseEncoder):
         "batch_size": [Options("auto"), Interval(int, 1)],
         "device": [Device()],
         "precision": [Options(*PRECISIONS)],
+        "adapt_bn": [BOOLEAN],
         "num_workers": [Options("auto"), Interval(int, 0)],
         "cache": CACHE,
         "verbose": [BOOLEAN],
@@ -148,6 +180,7 @@ class ImageEncoder(BaseEncoder):
         batch_size="auto",
         device="auto",
         precision="float32",
+        adapt_bn=False,
         num_workers="auto",
         cache=None,
         verbose=False,
@@ -160,6 +193,7 @@ class ImageEncoder(BaseEncoder):
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
+        self.adapt_bn = adapt_bn
         self.num_workers = num_workers
         self.cache = cache
         self.verbose = verbose
@@ -266,11 +300,7 @@ class ImageEncoder(BaseEncoder):
 
         device = resolve_device(self.device)
         model = self._model_on(device)
-        batches = images.loader(
-            items, positions, self.preprocessing_, device=device,
-            batch_size=self._batch_size(device), num_workers=self.num_workers,
-        )  # fmt: skip
-        prepare = images.DevicePreprocessing(self.preprocessing_, device)
+        batches = self._batches(items, positions, device, self._batch_size(device))
         out = np.empty((len(items), self.n_features_out_), dtype=np.float32)
         start = 0
         bar = progress(len(items), enabled=self.verbose, unit="img", desc=str(self.backbone))
@@ -280,12 +310,24 @@ class ImageEncoder(BaseEncoder):
             enabled=self.precision != "float32",
         )
         with bar, torch.inference_mode(), autocast:
-            for batch, sized in batches:
-                features = model(prepare(batch, sized)).float()
+            for batch in batches:
+                features = model(batch).float()
                 out[start : start + len(batch)] = features.cpu().numpy()
                 start += len(batch)
                 bar.update(len(batch))
         return out
+
+    def _batches(self, items, positions, device, batch_size):
+        """The images as the backbone reads them: resized, normalised batches on ``device``.
+
+        The one preprocessing of ``transform`` and of ``adapt_bn``'s statistics.
+        """
+        batches = images.loader(
+            items, positions, self.preprocessing_, device=device,
+            batch_size=batch_size, num_workers=self.num_workers,
+        )  # fmt: skip
+        prepare = images.DevicePreprocessing(self.preprocessing_, device)
+        return (prepare(batch, sized) for batch, sized in batches)
 
     def _batch_size(self, device):
         """The batch size used on ``device`` ("auto" resolved)."""

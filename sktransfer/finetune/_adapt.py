@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .._utils import is_missing
-from ._model import BATCH_NORMS
+from ..backbones._batchnorm import adabn
 
 ADAPTATIONS = ("none", "adabn", "coral", "dann", "entropy")
 # The ones that add a loss on the features of each batch.
@@ -172,33 +172,6 @@ def adaptation_loss(adapt, features, logits, target, discriminator=None):
     if adapt == "entropy":
         return entropy(logits[target])
     return dann(discriminator, features, target)
-
-
-def adabn(module, batches, forward):
-    """Re-estimate every BatchNorm layer's running statistics on ``batches`` (AdaBN).
-
-    The statistics become the plain average over all the batches (``momentum=None``);
-    no parameter changes. ``forward(batch)`` runs the module on one batch.
-    """
-    norms = [m for m in module.modules() if isinstance(m, BATCH_NORMS)]
-    if not norms:
-        return 0
-    was_training = module.training
-    momenta = [m.momentum for m in norms]
-    module.eval()
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average over the batches
-        norm.train()
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                forward(batch)
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
-        module.train(was_training)
-    return len(norms)
 
 
 class AdaptingNet:

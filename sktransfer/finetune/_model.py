@@ -8,10 +8,8 @@ from torch import nn
 
 from .. import backbones, images
 from ..backbones import windows
+from ..backbones._batchnorm import BATCH_NORMS
 from ..exceptions import MissingDependencyError
-
-# timm's BatchNormAct2d and the like subclass these.
-BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 class TransferModel(nn.Module):
