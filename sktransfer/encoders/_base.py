@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 
@@ -13,7 +12,12 @@ from sklearn.utils.validation import check_is_fitted
 from .. import backbones
 from .._checks import validate_params
 from .._utils import is_torch_module
-from ..cache import model_digest, resolve_cache
+from .._utils._module_state import is_module_state, module_state, restore_module
+from ..cache import model_digest, resolve_cache, source_name
+from ..exceptions import UntrustedPickleError
+
+# The parameters that name an encoder's network, for messages.
+BACKBONE_PARAMS = ("backbone", "model", "vectors")
 
 
 def resolve_spec(backbone, modality):
@@ -86,12 +90,9 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         find the model the first one loaded (a few models are kept). Fitted
         encoders only read their models, so sharing one is safe.
         """
-        key = self._model_key()
-        if key is None:
+        if self._model_key() is None:
             return self._load()
-        key = tuple((k, os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in key)
-        stamps = tuple(_file_stamp(v) for _, v in key)
-        model, fitted = _load_shared(type(self), key, stamps)
+        model, fitted = _load_shared_for(self)
         vars(self).update(fitted)
         return model
 
@@ -181,19 +182,68 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return tags
 
     def __getstate__(self):
-        # A copy: object.__getstate__ returns the instance's own __dict__, so
-        # replacing model_ in it would move the live encoder's model to the CPU.
+        """The encoder's state with no torch object: what pickle, joblib and skops write.
+
+        Each network (``model_``, ``source_model_``) becomes its weights' digest and
+        the arrays that differ from the model these parameters load (none for a
+        pre-trained backbone used as it is: the weights are not stored twice; AdaBN's
+        statistics; every weight of a randomly initialised or loaded network), so
+        that the state loads on any machine, with or without a GPU.
+        """
+        # A copy: object.__getstate__ returns the instance's own __dict__.
         state = dict(super().__getstate__())
-        on_cpu = {}  # by identity: a model kept under two names is pickled once
-        for name, model in state.items():
-            if not name.endswith("model_") or not is_torch_module(model):
+        models = [k for k, v in state.items() if k.endswith("model_") and _persisted(self, v)]
+        if not models:
+            return state
+        reference = self._reference_model()
+        saved = {}  # by identity: a model kept under two names is written once
+        for name in models:
+            model = state[name]
+            if id(model) in saved:
+                state[name] = {"same_as": saved[id(model)]}
                 continue
-            if any(p.device.type != "cpu" for p in model.parameters()):
-                # Pickles must load on machines without a GPU.
-                if id(model) not in on_cpu:
-                    on_cpu[id(model)] = copy.deepcopy(model).to("cpu")
-                state[name] = on_cpu[id(model)]
+            saved[id(model)] = name
+            if is_torch_module(model):
+                state[name] = module_state(model, reference)
+            else:  # word vectors that these parameters load again: their digest only
+                state[name] = {"digest": model_digest(model), "arrays": {}, "dtypes": {}}
         return state
+
+    def __setstate__(self, state):
+        """Rebuild the networks a state describes (see ``__getstate__``), digests checked.
+
+        States written by earlier releases, which held the torch modules, load as they are.
+        """
+        saved = {k: v for k, v in state.items() if is_module_state(v) or _is_alias(v)}
+        super().__setstate__({k: v for k, v in state.items() if k not in saved})
+        if not saved:
+            return
+        if getattr(self, "trust_pickle", False):  # never written so: an edited file
+            raise UntrustedPickleError(
+                f"this saved {type(self).__name__} would unpickle {self._backbone_name()!r} "
+                "while it loads: refused. Fit the encoder again where you trust the file."
+            )
+        # A model these parameters load, shared in the process, or a fresh one.
+        reference = self._shared_load()
+        for name, value in saved.items():
+            if not _is_alias(value):
+                restored = restore_module(value, reference, backbone=self._backbone_name())
+                setattr(self, name, restored)
+        for name, value in saved.items():
+            if _is_alias(value):
+                setattr(self, name, getattr(self, value["same_as"]))
+
+    def _reference_model(self):
+        """The model these parameters load (shared in the process), or None when they load
+        no definite one (random weights, a loaded object): then every array is saved."""
+        if self._model_key() is None:
+            return None
+        return _load_shared_for(self)[0]
+
+    def _backbone_name(self):
+        """The backbone's name as messages give it."""
+        names = [v for k, v in self.get_params(deep=False).items() if k in BACKBONE_PARAMS]
+        return source_name(names[0]) if names else type(self).__name__
 
     def _model_on(self, device):
         """``model_``, moved to ``device`` in place if it lives elsewhere."""
@@ -203,6 +253,31 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             if first is not None and first.device != device:
                 model.to(device)
         return model
+
+
+def _persisted(encoder, value):
+    """Whether ``value`` (a state's entry) is a model that the state keeps torch-free."""
+    if is_torch_module(value):
+        return True
+    # Word vectors that the parameters load again; those unpickled stay as they are.
+    return (
+        hasattr(value, "index_to_key")
+        and encoder._model_key() is not None
+        and not (getattr(encoder, "trust_pickle", False))
+    )
+
+
+def _is_alias(value):
+    return isinstance(value, dict) and set(value) == {"same_as"}
+
+
+def _load_shared_for(encoder):
+    """The model ``encoder``'s parameters load, shared in the process, and the fitted
+    attributes its loading sets."""
+    key = tuple(
+        (k, os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in encoder._model_key()
+    )
+    return _load_shared(type(encoder), key, tuple(_file_stamp(v) for _, v in key))
 
 
 @functools.lru_cache(maxsize=4)
