@@ -8,12 +8,15 @@ from .exceptions import (
     AmbiguousBackboneError,
     ImageLoadError,
     MissingDependencyError,
+    ModelFileError,
     SpecError,
     UnknownBackboneError,
     UntrustedPickleError,
+    WeightsMismatchError,
     WeightsNotFoundError,
     WorkerError,
 )
+from .persistence import load, save
 
 __version__ = version("sktransfer")  # one place: pyproject.toml
 
@@ -49,15 +52,19 @@ __all__ = [
     "ImageEncoder",
     "ImageLoadError",
     "MissingDependencyError",
+    "ModelFileError",
     "PixelEncoder",
     "SentenceEncoder",
     "SpecError",
     "UnknownBackboneError",
     "UntrustedPickleError",
+    "WeightsMismatchError",
     "WeightsNotFoundError",
     "WordVectorEncoder",
     "WorkerError",
     "backbones",
     "layers_of",
+    "load",
     "rank_backbones",
+    "save",
 ]

@@ -92,3 +92,26 @@ class WorkerError(RuntimeError):
     before any work is sent: one line per worker and backbone that failed,
     with the error the worker gave.
     """
+
+
+class WeightsMismatchError(ValueError):
+    """A saved model's weights differ from those it was saved with; the message names the backbone.
+
+    A :class:`ValueError`, raised while a model file is loaded
+    (:func:`sktransfer.load`, ``skops.io.load``, ``joblib.load``): a model
+    file keeps the digest of every network's weights, and the weights it
+    rebuilds (the named backbone's, from this machine, and the weights the
+    file holds) must match it. A different weights file, another version of
+    a backbone's package, or a file edited by hand: never a silent
+    different model.
+    """
+
+
+class ModelFileError(ValueError):
+    """A model file this version cannot read, or would have to trust more to read.
+
+    A :class:`ValueError`, raised by :func:`sktransfer.load`: a file of an
+    unknown format or of a newer format version (the message names both
+    versions), or one whose types go beyond sktransfer's and scikit-learn's
+    (the message lists them and how to trust them, after reading the file).
+    """

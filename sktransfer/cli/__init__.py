@@ -150,7 +150,7 @@ def metrics_table(report):
 def _predict_command(args):
     from ._predict import load_model, predictions, read_inputs
 
-    saved = load_model(args.model)
+    saved = load_model(args.model, trusted=args.trust)
     X, names = read_inputs(args.inputs, saved["input"], lines=args.lines)
     table = predictions(saved, X, names)
     if args.out:
@@ -355,7 +355,19 @@ def build_parser():
     predicting = commands.add_parser(
         "predict", help="predict with a model that 'sktransfer run' saved; CSV out"
     )
-    predicting.add_argument("model", help="the model file (model.joblib); load only trusted files")
+    predicting.add_argument(
+        "model",
+        help="the model file: model.skops (safe to load), or a joblib pickle (model.joblib, "
+        "runs code: only files you trust)",
+    )
+    predicting.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type the .skops file may construct beyond sktransfer's, scikit-learn's and "
+        "numpy's (repeat for several); the error of a file that needs one lists them",
+    )
     predicting.add_argument(
         "inputs", nargs="+", help="image or text files, folders of them, or CSV files"
     )

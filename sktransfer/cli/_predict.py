@@ -10,23 +10,36 @@ from ..spec import MODEL_FORMAT
 from ._inputs import existing, file_samples
 
 
-def load_model(path):
+def load_model(path, *, trusted=()):
     """Load a model file written by :func:`sktransfer.spec.run`.
 
-    The file is a joblib pickle, so loading it runs code: load only files you
-    trust, as with any scikit-learn model (the one you wrote, or one from
-    someone you trust).
+    A ``.skops`` file (what ``sktransfer run`` writes) is read without running
+    any code: it may construct sktransfer's, scikit-learn's and numpy's types,
+    and those named in ``trusted``; anything else is refused with the list of
+    types it would construct (:func:`sktransfer.load`). Any other file is read
+    as a joblib pickle, as earlier releases wrote them: loading a pickle runs
+    whatever code it names, so give only files you trust.
 
     Returns
     -------
     dict
         ``estimator`` (fitted), ``input`` (what it reads), ``task``, ``name``.
     """
-    import joblib
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file '{path}' does not exist")
+    if path.suffix == ".skops":
+        from ..persistence import read
+
+        saved = read(path, trusted=trusted)
+        if "input" not in saved:
+            raise ValueError(
+                f"'{path}' holds a model but not what 'sktransfer run' saves beside it (what "
+                "it reads): load it in Python, sktransfer.load"
+            )
+        return {**saved, "estimator": saved["model"]}
+    import joblib
+
     saved = joblib.load(path)
     if not (isinstance(saved, dict) and saved.get("format") == MODEL_FORMAT):
         raise ValueError(f"'{path}' is not a model file written by 'sktransfer run'")

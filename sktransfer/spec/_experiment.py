@@ -370,19 +370,14 @@ def _search_summary(estimator):
 
 
 def _write(out, report, estimator, data, predicted):
-    import joblib
+    from ..persistence import save
 
     out.mkdir(parents=True, exist_ok=True)
     fitted = getattr(estimator, "best_estimator_", estimator)
-    files = {"model": "model.joblib", "JSON report": "report.json", "Markdown": "report.md"}
-    saved = {
-        "format": MODEL_FORMAT,
-        "estimator": fitted,
-        "input": data.input,
-        "task": report["task"],
-        "name": report["name"],
-    }
-    joblib.dump(saved, out / files["model"])
+    files = {"model": "model.skops", "JSON report": "report.json", "Markdown": "report.md"}
+    # What sktransfer predict reads beside the model: the input's form, the task.
+    save(fitted, out / files["model"], run_format=MODEL_FORMAT, input=data.input,
+         task=report["task"], name=report["name"])  # fmt: skip
     if report.get("confusion_matrix"):
         files["confusion matrix"] = "confusion_matrix.png"
     if hasattr(estimator, "cv_results_"):

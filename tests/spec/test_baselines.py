@@ -168,4 +168,4 @@ def test_a_failure_after_the_fit_keeps_the_model_and_the_report(tmp_path, capsys
     assert report["metrics"]["accuracy"] == 1.0
     assert report["errors"][0]["stage"] == "the baseline TfidfVectorizer + LogisticRegression"
     assert "elasticnet" in report["errors"][0]["error"]
-    assert (out / "model.joblib").is_file() and "ValueError" in (out / "report.md").read_text()
+    assert (out / "model.skops").is_file() and "ValueError" in (out / "report.md").read_text()

@@ -53,7 +53,7 @@ def test_images_freeze_search(example_data):
     assert report["baseline"]["name"] == "pixels"
     assert report["metrics"]["accuracy"] > 0.2  # 10 classes, 4 images each: above chance
     assert {p.name for p in (example_data / "o1").iterdir()} == {
-        "model.joblib",
+        "model.skops",
         "report.json",
         "report.md",
         "confusion_matrix.png",
@@ -67,7 +67,7 @@ def test_images_freeze_search(example_data):
             "-m",
             "sktransfer.cli",
             "predict",
-            str(example_data / "o1" / "model.joblib"),
+            str(example_data / "o1" / "model.skops"),
             str(test_folder),
             "--out",
             str(example_data / "predictions.csv"),
@@ -80,7 +80,7 @@ def test_images_freeze_search(example_data):
     predicted = pd.read_csv(example_data / "predictions.csv")
     paths, labels = load_image_folder(test_folder)
     assert predicted["input"].tolist() == sorted(paths)
-    saved = load_model(example_data / "o1" / "model.joblib")
+    saved = load_model(example_data / "o1" / "model.skops")
     here = saved["estimator"].predict(sorted(paths))
     assert predicted["prediction"].tolist() == here.tolist()
     truth = dict(zip(paths, labels))
@@ -102,7 +102,7 @@ def test_multimodal(example_data):
     assert report["pipeline"] == "ColumnTransformer + StandardScaler + LogisticRegression"
     assert report["baseline"]["name"] == "ColumnTransformer + LogisticRegression"
     # the saved model reads the same CSV again, image paths relative to it
-    saved = load_model(out / "model.joblib")
+    saved = load_model(out / "model.skops")
     assert saved["input"]["image_columns"] == ["photo"]
     X, names = read_inputs([str(example_data / "data" / "products.csv")], saved["input"])
     assert list(X.columns) == ["photo", "description", "price"] and len(names) == 30

@@ -42,11 +42,11 @@ def test_a_regression_on_a_csv_reports_regression_metrics(tmp_path):
     assert report["baseline"]["metrics"]["r2"] < 0.1
     assert report["transfer_beats_baseline"] and report["note"] is None
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "model.joblib",
+        "model.skops",
         "report.json",
         "report.md",
     ]  # no confusion matrix for a regressor, no search table without a search
-    saved = load_model(tmp_path / "out" / "model.joblib")
+    saved = load_model(tmp_path / "out" / "model.skops")
     assert saved["input"] == {"kind": "table", "features": ["a", "b"], "image_columns": []}
     X, names = read_inputs([str(tmp_path / "table.csv")], saved["input"])
     assert list(X.columns) == ["a", "b"] and names[0] == f"{tmp_path / 'table.csv'}:0"
@@ -96,13 +96,13 @@ def test_text_run_and_predict_from_a_csv_in_a_new_process(tmp_path, capsys):
     texts = ["The striker scored twice in the cup final.", "Shares fell as profits slumped."]
     pd.DataFrame({"text": texts}).to_csv(tmp_path / "new.csv", index=False)
     done = subprocess.run(
-        [sys.executable, "-m", "sktransfer.cli", "predict", str(out / "model.joblib"),
+        [sys.executable, "-m", "sktransfer.cli", "predict", str(out / "model.skops"),
          str(tmp_path / "new.csv"), "--out", str(tmp_path / "predictions.csv")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     predicted = pd.read_csv(tmp_path / "predictions.csv")
-    saved = load_model(out / "model.joblib")
+    saved = load_model(out / "model.skops")
     here = predictions(saved, *read_inputs([str(tmp_path / "new.csv")], saved["input"]))
     assert predicted["prediction"].tolist() == here["prediction"].tolist()
     probabilities = predicted[[c for c in predicted.columns if c.startswith("proba_")]]
@@ -119,8 +119,8 @@ def test_exit_codes_and_one_line_errors(tmp_path, capsys):
     assert err.startswith("sktransfer run: error: pipeline[0]:")
     assert main(["predict", str(tmp_path / "none.joblib"), "x.png"]) == 1
     assert "model file" in capsys.readouterr().err
-    (tmp_path / "not-a-model.joblib").write_bytes(b"")
-    assert main(["predict", str(tmp_path / "not-a-model.joblib"), "x.png"]) == 1
+    (tmp_path / "not-a-model.skops").write_bytes(b"")
+    assert main(["predict", str(tmp_path / "not-a-model.skops"), "x.png"]) == 1
     with pytest.raises(SpecError):
         main(["run", str(bad), "--debug"])
     with pytest.raises(SystemExit) as usage:
