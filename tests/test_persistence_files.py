@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sktransfer
 from sktransfer import (
+    BackboneSelector,
     ImageEncoder,
     ModelFileError,
     PixelEncoder,
@@ -49,6 +50,11 @@ CASES = {
         images(),
     ),
     "pixels": lambda: (fitted(PixelEncoder(), images(), [0, 1] * 3), images()),
+    "selector": lambda: (
+        fitted(BackboneSelector([PixelEncoder(), ImageEncoder(image_size=32)]), images(),
+               [0, 1] * 3),
+        images(),
+    ),  # fmt: skip
     "sentence": lambda: (fitted(SentenceEncoder(), TEXTS, TOPICS), TEXTS),
     "words": lambda: (fitted(WordVectorEncoder(pooling="tfidf"), TEXTS, TOPICS), TEXTS),
 }

@@ -395,6 +395,21 @@ class BackboneSelector(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "encoder_")
         return self.encoder_.get_feature_names_out()
 
+    def __getstate__(self):
+        # The table as plain columns: skops writes no DataFrame, nor would a stranger's
+        # file be trusted to build one.
+        state = dict(super().__getstate__())
+        if hasattr(state.get("scores_"), "to_dict"):
+            state["scores_"] = state["scores_"].to_dict(orient="list")
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("scores_"), dict):
+            import pandas as pd
+
+            state = {**state, "scores_": pd.DataFrame(state["scores_"])}
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
