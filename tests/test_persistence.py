@@ -1,8 +1,8 @@
-"""A fitted estimator pickled where a GPU is loads and predicts where none is.
+"""A fitted estimator saved where a GPU is loads and predicts where none is.
 
-The pickle is loaded in a fresh process with ``CUDA_VISIBLE_DEVICES=""``: on a
-GPU machine that is exactly a CPU-only machine; on a CPU machine the estimator
-was still fitted with ``device="cuda"``, the parameter a GPU user would have set.
+The pickle or model file (``sktransfer.save``) is loaded in a fresh process with
+``CUDA_VISIBLE_DEVICES=""``: on a GPU machine that is exactly a CPU-only machine;
+on a CPU machine the estimator was still fitted with ``device="cuda"``, the parameter a GPU user would have set.
 """
 
 import pickle
@@ -28,8 +28,14 @@ assert not torch.cuda.is_available()
 # The warning comes when the model is loaded (a fine-tuner) or first runs (an encoder).
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    with open(sys.argv[1], "rb") as handle:
-        encoder, X = pickle.load(handle)
+    if sys.argv[1].endswith(".skops"):
+        from sktransfer.persistence import read
+
+        saved = read(sys.argv[1])
+        encoder, X = saved["model"], np.asarray(saved["X"])
+    else:
+        with open(sys.argv[1], "rb") as handle:
+            encoder, X = pickle.load(handle)
     features = getattr(encoder, sys.argv[3])(X)
 assert any("not available on this machine" in str(w.message) for w in caught)
 np.save(sys.argv[2], features)
@@ -49,9 +55,16 @@ def _fit_on_cuda(encoder, X):
         return encoder, encoder.transform(X)
 
 
-def _predict_in_a_process_without_cuda(tmp_path, encoder, X, method="transform"):
-    blob = tmp_path / "fitted.pkl"
-    blob.write_bytes(pickle.dumps((encoder, X)))
+def _predict_in_a_process_without_cuda(tmp_path, encoder, X, method="transform", *, fmt):
+    """What ``encoder`` gives for ``X`` in a new process without CUDA, after a pickle or
+    a model file (``fmt``, "pickle" or "skops")."""
+    import sktransfer
+
+    blob = tmp_path / f"fitted.{fmt}"
+    if fmt == "skops":
+        sktransfer.save(encoder, blob, X=np.asarray(X))
+    else:
+        blob.write_bytes(pickle.dumps((encoder, X)))
     out = tmp_path / "features.npy"
     env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "", "HOME": str(tmp_path)}
     result = subprocess.run(
@@ -66,12 +79,13 @@ def _predict_in_a_process_without_cuda(tmp_path, encoder, X, method="transform")
 
 
 @pytest.mark.slow
-def test_image_encoder_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
+@pytest.mark.parametrize("fmt", ["pickle", "skops"])
+def test_image_encoder_fitted_for_cuda_predicts_without_it(fmt, tmp_path, rgb_images):
     torch.manual_seed(0)
     encoder, expected = _fit_on_cuda(
         ImageEncoder("resnet18", weights=None, device="cuda"), rgb_images
     )
-    features = _predict_in_a_process_without_cuda(tmp_path, encoder, rgb_images)
+    features = _predict_in_a_process_without_cuda(tmp_path, encoder, rgb_images, fmt=fmt)
     # GPU vs CPU arithmetic: other convolution kernels (TF32), and a batch resized on the
     # GPU in float where the CPU resizes uint8 (~7e-3 on an H100; see test_image.py).
     tolerance = {"rtol": 2e-2, "atol": 2e-2} if HAS_CUDA else {"rtol": 1e-3, "atol": 1e-4}
@@ -79,16 +93,18 @@ def test_image_encoder_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images)
 
 
 @pytest.mark.slow
-def test_sentence_encoder_fitted_for_cuda_predicts_without_it(tmp_path):
+@pytest.mark.parametrize("fmt", ["pickle", "skops"])
+def test_sentence_encoder_fitted_for_cuda_predicts_without_it(fmt, tmp_path):
     pytest.importorskip("sentence_transformers")
     texts = ["a fitted encoder travels", "from a GPU to a laptop"]
     encoder, expected = _fit_on_cuda(SentenceEncoder(device="cuda"), texts)
-    features = _predict_in_a_process_without_cuda(tmp_path, encoder, texts)
+    features = _predict_in_a_process_without_cuda(tmp_path, encoder, texts, fmt=fmt)
     np.testing.assert_allclose(features, expected, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.slow
-def test_fine_tuner_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
+@pytest.mark.parametrize("fmt", ["pickle", "skops"])
+def test_fine_tuner_fitted_for_cuda_predicts_without_it(fmt, tmp_path, rgb_images):
     model = FineTuneClassifier(
         "resnet18", weights=None, freeze="last:1", max_epochs=1, batch_size=3,
         validation=None, device="cuda" if HAS_CUDA else "cpu", random_state=0,
@@ -96,7 +112,9 @@ def test_fine_tuner_fitted_for_cuda_predicts_without_it(tmp_path, rgb_images):
     model.fit(rgb_images, ["a", "b", "c"] * 2)
     expected = model.predict_proba(rgb_images)
     model.net_.device = "cuda"  # what a GPU user's net holds; fit refuses it without a GPU
-    proba = _predict_in_a_process_without_cuda(tmp_path, model, rgb_images, "predict_proba")
+    proba = _predict_in_a_process_without_cuda(
+        tmp_path, model, rgb_images, "predict_proba", fmt=fmt
+    )
     np.testing.assert_allclose(proba, expected, rtol=1e-3, atol=1e-4)
 
 

@@ -1,8 +1,10 @@
-"""Models that sktransfer 0.1.0 pickled load and predict the same under this release.
+"""Models that earlier releases saved load and predict the same under this release.
 
-``tests/fixtures/v0_1_0/make.py`` wrote them with 0.1.0; their module paths
+``tests/fixtures/v0_1_0/make.py`` pickled them with 0.1.0; their module paths
 (``encoders._image_features.ImageFeatures``, ``finetune._model.TransferModel``,
-a fine-tuner that was a skorch net) must keep loading.
+a fine-tuner that was a skorch net) must keep loading. ``tests/fixtures/v0_2_0/make.py``
+wrote model files with 0.2.0's ``sktransfer.save``: no pickle, and every later
+release reads them.
 """
 
 import pickle
@@ -54,4 +56,20 @@ def test_a_head_of_0_1_0_predicts_the_same(images):
     assert isinstance(head, HeadClassifier)
     np.testing.assert_allclose(
         head.predict_proba(features), np.load(FIXTURES / "head_classifier.npy"), rtol=1e-5
+    )
+
+
+V0_2_0 = Path(__file__).parent / "fixtures" / "v0_2_0"
+
+
+@pytest.mark.parametrize("name", ["image_pipeline", "fine_tune_classifier", "head_classifier"])
+def test_a_model_file_of_0_2_0_loads_without_pickle_and_predicts_the_same(images, name):
+    import sktransfer
+
+    model = sktransfer.load(V0_2_0 / f"{name}.skops")
+    X = images
+    if name == "head_classifier":
+        X = sktransfer.load(V0_2_0 / "image_pipeline.skops")[0].transform(images)
+    np.testing.assert_allclose(
+        model.predict_proba(X), np.load(V0_2_0 / f"{name}.npy"), rtol=1e-5, atol=1e-6
     )
