@@ -2,7 +2,8 @@
 
 The pickle or model file (``sktransfer.save``) is loaded in a fresh process with
 ``CUDA_VISIBLE_DEVICES=""``: on a GPU machine that is exactly a CPU-only machine;
-on a CPU machine the estimator was still fitted with ``device="cuda"``, the parameter a GPU user would have set.
+on a CPU machine the estimator was still fitted with ``device="cuda"``, the
+parameter a GPU user would have set.
 """
 
 import pickle
