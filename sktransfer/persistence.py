@@ -67,6 +67,7 @@ def load(path, *, trusted=None):
     Parameters
     ----------
     path : str or path-like
+        A file that :func:`save` (or ``sktransfer run``) wrote.
     trusted : list of str, optional
         Types to construct beyond scikit-learn's, numpy's and sktransfer's, by
         their full names (``skops.io.get_untrusted_types(file=path)`` lists them
@@ -76,6 +77,8 @@ def load(path, *, trusted=None):
     Returns
     -------
     estimator
+        The model, fitted as it was saved, its networks rebuilt on this machine's
+        device.
 
     Raises
     ------
@@ -84,6 +87,10 @@ def load(path, *, trusted=None):
         release reads, or types that are not trusted.
     WeightsMismatchError
         A network's weights are not those the model was saved with.
+
+    Examples
+    --------
+    See :func:`save`.
     """
     return read(path, trusted=trusted)["model"]
 

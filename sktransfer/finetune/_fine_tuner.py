@@ -38,6 +38,7 @@ from ._freeze import Freeze
 from ._inputs import AUGMENTATIONS, Samples
 from ._legacy import LoadsOldModels
 from ._net import MODALITIES, accuracy
+from ._persist import PersistsFineTunedNet
 from ._recipes import AUTO, with_recipe
 from ._routing import RENAMED, RoutedParams
 from ._schedule import SCHEDULES
@@ -54,7 +55,7 @@ from ._training import (
 _accuracy = accuracy
 
 
-class FineTuner(LoadsOldModels, RoutedParams, BaseEstimator):
+class FineTuner(LoadsOldModels, PersistsFineTunedNet, RoutedParams, BaseEstimator):
     """What both fine-tuners share (a base class; the public ones say what they predict)."""
 
     _net_class = None  # set by each estimator

@@ -21,6 +21,7 @@ from .._checks import (
 )
 from .._utils import resolve_device
 from ._head import make_head
+from ._persist import PersistsHeadNet
 from ._training import (
     TRAINING_CONSTRAINTS,
     check_hidden,
@@ -82,7 +83,7 @@ _ATTRIBUTES = """    net_ : skorch.NeuralNet
 """
 
 
-class _HeadEstimator(BaseEstimator):
+class _HeadEstimator(PersistsHeadNet, BaseEstimator):
     """What both heads share: parameters, input checks, the skorch net and its training.
 
     The estimators own a skorch net (``net_``) rather than subclass one: skorch's
@@ -158,28 +159,46 @@ class _HeadEstimator(BaseEstimator):
             ensure_min_samples=2 if self._classifier else 1,
         )  # fmt: skip
         targets, classes = check_targets(y, X.shape[0], classifier=self._classifier)
+        weights = None
         if self._classifier:
             check_classification_targets(y)  # refuses continuous targets, as sklearn does
-            n_outputs, criterion = len(classes), self._criterion_params(targets, classes)
+            n_outputs, weights = len(classes), self._class_weights(targets, classes)
         else:
             n_outputs = 1 if targets.ndim == 1 else targets.shape[1]
             targets = targets.reshape(len(targets), n_outputs)  # skorch wants 2-D targets
-            criterion = {"criterion": torch.nn.MSELoss}
         split = validation_split(
             self.validation, targets, classifier=self._classifier, random_state=self.random_state
         )
+        head = {"n_in": X.shape[1], "n_out": n_outputs, "hidden": hidden,
+                "dropout": self.dropout, "activation": self.activation}  # fmt: skip
+        net = self._net(head, class_weights=weights, split=split)
+        # The head is built in skorch's fit, so the seed covers its initialisation too.
+        with seeded(self.random_state):
+            net.fit(X, targets)
+        if self._classifier:
+            self.classes_ = classes
+        else:
+            self.n_outputs_ = n_outputs
+        self.net_ = net
+        return self
+
+    def _net(self, head, *, class_weights=None, split=None, device=None):
+        """The skorch net of a head of ``head`` (:func:`make_head`'s keywords), unfitted.
+
+        ``fit`` builds it, and so does loading a saved estimator (see ``_persist.py``).
+        """
+        loss = torch.nn.CrossEntropyLoss if self._classifier else torch.nn.MSELoss
+        criterion = {"criterion": loss}
+        if class_weights is not None:
+            criterion["criterion__weight"] = torch.tensor(class_weights)
         net_class = NeuralNetClassifier if self._classifier else NeuralNetRegressor
-        net = net_class(
+        return net_class(
             # The function that builds the head, not a built head: skorch pickles the
             # trained module_ so that it loads on any device, but pickles its
             # ``module`` parameter as is, and a head built there would follow
             # module_ onto the GPU and no longer load on a machine without one.
             module=make_head,
-            module__n_in=X.shape[1],
-            module__n_out=n_outputs,
-            module__hidden=hidden,
-            module__dropout=self.dropout,
-            module__activation=self.activation,
+            **{f"module__{name}": value for name, value in head.items()},
             **criterion,
             optimizer=torch.optim.AdamW,
             lr=self.lr,
@@ -190,18 +209,9 @@ class _HeadEstimator(BaseEstimator):
             iterator_train__shuffle=True,
             train_split=split,
             callbacks=early_stopping(self.patience, self.validation),
-            device=str(resolve_device(self.device)),
+            device=str(resolve_device(self.device)) if device is None else device,
             verbose=int(self.verbose),
         )
-        # The head is built in skorch's fit, so the seed covers its initialisation too.
-        with seeded(self.random_state):
-            net.fit(X, targets)
-        if self._classifier:
-            self.classes_ = classes
-        else:
-            self.n_outputs_ = n_outputs
-        self.net_ = net
-        return self
 
     def _check_X(self, X):
         """``X`` checked against what ``fit`` saw (feature count, names), as float32."""
@@ -275,7 +285,7 @@ class HeadClassifier(ClassifierMixin, _HeadEstimator):
         )  # fmt: skip
         self.class_weight = class_weight
 
-    def _criterion_params(self, targets, classes):
+    def _class_weights(self, targets, classes):
         if isinstance(self.class_weight, dict):
             known = set(classes.tolist())
             unknown = [label for label in self.class_weight if label not in known]
@@ -284,10 +294,7 @@ class HeadClassifier(ClassifierMixin, _HeadEstimator):
                     f"class_weight has label {unknown[0]!r}, which is not in y; "
                     f"the classes are {classes.tolist()}"
                 )
-        weights = class_weights(self.class_weight, targets, classes)
-        if weights is None:
-            return {"criterion": torch.nn.CrossEntropyLoss}
-        return {"criterion": torch.nn.CrossEntropyLoss, "criterion__weight": torch.tensor(weights)}
+        return class_weights(self.class_weight, targets, classes)
 
     def predict_proba(self, X):
         """Probability of each class, the softmax of the network's outputs.
