@@ -51,8 +51,9 @@ CASES = {
     ),
     "pixels": lambda: (fitted(PixelEncoder(), images(), [0, 1] * 3), images()),
     "selector": lambda: (
-        fitted(BackboneSelector([PixelEncoder(), ImageEncoder(image_size=32)]), images(),
-               [0, 1] * 3),
+        fitted(
+            BackboneSelector([PixelEncoder(), ImageEncoder(image_size=32)]), images(), [0, 1] * 3
+        ),
         images(),
     ),  # fmt: skip
     "sentence": lambda: (fitted(SentenceEncoder(), TEXTS, TOPICS), TEXTS),
