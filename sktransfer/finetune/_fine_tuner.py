@@ -307,7 +307,7 @@ class FineTuner(LoadsOldModels, PersistsFineTunedNet, RoutedParams, BaseEstimato
         warm = self.warm_start and hasattr(self, "net_")
         return self._train(X, y, fit_params, warm=warm, sample_domain=sample_domain)
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, sample_domain=None, **fit_params):
         """Train for ``max_epochs`` more epochs, from where the last fit left off.
 
         Parameters
@@ -320,6 +320,8 @@ class FineTuner(LoadsOldModels, PersistsFineTunedNet, RoutedParams, BaseEstimato
         classes : ignored
             Accepted for scikit-learn's signature; the classes are learned
             from the first ``y``.
+        sample_domain : array-like of shape (n_samples,), optional
+            As for :meth:`fit`: with ``adapt``, negative for the target samples.
         **fit_params : dict
             Passed on to skorch.
 
@@ -328,7 +330,8 @@ class FineTuner(LoadsOldModels, PersistsFineTunedNet, RoutedParams, BaseEstimato
         self : object
             The estimator.
         """
-        return self._train(X, y, fit_params, warm=hasattr(self, "net_"))
+        warm = hasattr(self, "net_")
+        return self._train(X, y, fit_params, warm=warm, sample_domain=sample_domain)
 
     def _train(self, X, y, fit_params, *, warm, sample_domain=None):
         params = self._check_params()

@@ -86,6 +86,11 @@ def test_multi_class_and_skadas_sample_domain(images):
     assert list(model.classes_) == ["a", "b", "c"]
     # The targets' labels were never read: only the 12 source samples keep theirs.
     assert np.array_equal(model.net_._fit_targets, np.r_[[0, 1, 2] * 4, [-1] * 12])
+    # partial_fit reads them as fit does, for max_epochs more epochs.
+    epochs = len(model.history_)
+    model.partial_fit(X, y, sample_domain=domain)
+    assert len(model.history_) == epochs + 2
+    assert np.array_equal(model.net_._fit_targets, np.r_[[0, 1, 2] * 4, [-1] * 12])
 
 
 def test_a_regressor_adapts_with_nan_targets(images):
