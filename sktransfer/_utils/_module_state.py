@@ -68,7 +68,7 @@ def is_module_state(value):
     return isinstance(value, dict) and set(value) == {"digest", "arrays", "dtypes"}
 
 
-def restore_module(state, reference, *, backbone, inplace=False):
+def restore_module(state, reference, *, network, inplace=False):
     """The module ``state`` describes: ``reference`` with ``state``'s arrays, its digest checked.
 
     Parameters
@@ -78,8 +78,8 @@ def restore_module(state, reference, *, backbone, inplace=False):
     reference : torch.nn.Module
         The module the estimator's parameters rebuild; unchanged unless
         ``inplace`` (it may be shared): a copy takes the arrays.
-    backbone : str
-        The backbone's name, for the message of a mismatch.
+    network : str
+        What the messages call the network: "backbone 'resnet18'", "the head".
     inplace : bool, default=False
         Load the arrays into ``reference`` itself: for a module of one's own, which
         a copy would only double in memory (and whose parameters an optimizer may
@@ -105,7 +105,7 @@ def restore_module(state, reference, *, backbone, inplace=False):
         unknown = sorted(set(state["arrays"]) - set(expected))
         if unknown:
             raise WeightsMismatchError(
-                f"the saved weights of backbone {backbone!r} name {unknown[0]!r}, which the "
+                f"the saved weights of {network} name {unknown[0]!r}, which the "
                 "network rebuilt here has not: another version of the backbone, or an edited file"
             )
         tensors = {}
@@ -118,7 +118,7 @@ def restore_module(state, reference, *, backbone, inplace=False):
     found = weights_digest(module)
     if found != state["digest"]:
         raise WeightsMismatchError(
-            f"the weights of backbone {backbone!r} rebuilt here are not those the model was "
+            f"the weights of {network} rebuilt here are not those the model was "
             f"saved with (digest {found[:12]} against {state['digest'][:12]}): another weights "
             "file or version of the backbone's package on this machine, or an edited model "
             "file. Install the weights the model was fitted with, or fit it again."

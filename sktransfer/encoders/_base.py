@@ -227,7 +227,9 @@ class BaseEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         reference = self._shared_load()
         for name, value in saved.items():
             if not _is_alias(value):
-                restored = restore_module(value, reference, backbone=self._backbone_name())
+                restored = restore_module(
+                    value, reference, network=f"backbone {self._backbone_name()!r}"
+                )
                 setattr(self, name, restored)
         for name, value in saved.items():
             if _is_alias(value):

@@ -117,11 +117,11 @@ def loading_device(saved):
     return str(resolve_device(saved["device"]))
 
 
-def restore(net, saved, *, backbone):
+def restore(net, saved, *, network):
     """Put ``saved``'s weights (their digest checked) and history in the initialised ``net``."""
     from skorch.history import History
 
-    restore_module(saved["module"], net.module_, backbone=backbone, inplace=True)
+    restore_module(saved["module"], net.module_, network=network, inplace=True)
     history = saved["history"]
     net.history_ = History(json.loads(history) if isinstance(history, str) else history)
     return net
@@ -215,7 +215,8 @@ class PersistsFineTunedNet(PersistsNet):
         if net is None:
             net = self._initialised_net(params)
         net.weights = params["weights"]  # what a warm start and the cache know it by
-        restore(net, saved, backbone=str(getattr(self.backbone, "name", self.backbone)))
+        name = str(getattr(self.backbone, "name", self.backbone))
+        restore(net, saved, network=f"backbone {name!r}")
         if getattr(self, "probe_", None) is not None:
             net.probe_ = self.probe_
         if saved["adabn_layers"] is not None:
@@ -259,4 +260,4 @@ class PersistsHeadNet(PersistsNet):
             return self._net(head, class_weights=weight, device=loading_device(saved))
 
         net = _initialised(build)
-        self.net_ = restore(net, saved, backbone=type(self).__name__)
+        self.net_ = restore(net, saved, network=f"the {type(self).__name__}'s network")

@@ -7,6 +7,7 @@ the packaged MiniLM.
 """
 
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -209,8 +210,11 @@ def test_an_edited_weight_is_refused_naming_the_network(fitted):
     name = next(n for n, a in arrays.items() if a.dtype.kind == "f")
     arrays[name] = arrays[name].copy()
     arrays[name].flat[0] += 1.0
-    named = getattr(estimator, "backbone", type(estimator).__name__)
-    with pytest.raises(WeightsMismatchError, match=f"'{named}'"):
+    if hasattr(estimator, "backbone"):
+        named = f"backbone '{getattr(estimator.backbone, 'name', estimator.backbone)}'"
+    else:
+        named = f"the {type(estimator).__name__}'s network"
+    with pytest.raises(WeightsMismatchError, match=re.escape(named)):
         type(estimator).__new__(type(estimator)).__setstate__(state)
 
 
