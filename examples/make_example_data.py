@@ -77,8 +77,8 @@ def main(argv=None):
     # The target domain: other images of the same classes, inverted.
     rest = np.setdiff1d(np.arange(len(labels)), train)
     unlabelled = rest[stratified_sample(labels[rest], args.per_class, seed=1)]
-    target_test = np.setdiff1d(np.arange(len(test_labels)), test)
-    target_test = target_test[stratified_sample(test_labels[target_test], args.test_per_class, seed=1)]
+    others = np.setdiff1d(np.arange(len(test_labels)), test)
+    target_test = others[stratified_sample(test_labels[others], args.test_per_class, seed=1)]
     inverted = args.out / "fashion_inverted"
     for i, image in enumerate(shift_images(images[unlabelled], "inverted", seed=0)):
         (inverted / "unlabelled").mkdir(parents=True, exist_ok=True)
