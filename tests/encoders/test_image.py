@@ -273,15 +273,16 @@ def test_column_transformer_and_pandas_output(small_state, image_files):
     assert list(enc.get_feature_names_out()) == list(out.columns)
 
 
-def test_clone_and_pickle_without_weights_twice(small_state, rgb_images):
+def test_clone_and_pickle_without_the_weights(small_state, rgb_images):
     enc = encoder(small_state).fit()
     assert clone(enc).get_params() == enc.get_params()
     assert not hasattr(clone(enc), "model_")
     blob = pickle.dumps(enc)
     restored = pickle.loads(blob)
     np.testing.assert_array_equal(restored.transform(rgb_images), enc.transform(rgb_images))
+    # The weights' digest, not the weights: they are read again from their file.
     weight_bytes = sum(t.numel() * t.element_size() for t in enc.model_.state_dict().values())
-    assert weight_bytes < len(blob) < 1.2 * weight_bytes
+    assert len(blob) < 5000 < weight_bytes
     assert len(pickle.dumps(clone(enc))) < 2000  # unfitted: parameters only
 
 

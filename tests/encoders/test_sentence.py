@@ -141,8 +141,9 @@ def test_clone_and_pickle(encoder):
     assert not hasattr(clone(encoder), "model_")
     assert clone(encoder).get_params() == encoder.get_params()
     blob = pickle.dumps(encoder)
+    # The weights' digest, not the weights: they are read again from their package.
     weight_bytes = sum(t.numel() * t.element_size() for t in encoder.model_.state_dict().values())
-    assert weight_bytes < len(blob) < 1.2 * weight_bytes
+    assert len(blob) < 5000 < weight_bytes
     restored = pickle.loads(blob)
     texts = ["pickled and restored", "ok"]
     np.testing.assert_array_equal(restored.transform(texts), encoder.transform(texts))

@@ -421,7 +421,7 @@ def test_clone_and_pickle(vector_files, glove):
 
     default = WordVectorEncoder().fit()
     blob = pickle.dumps(default)
-    assert glove.vectors.nbytes < len(blob) < 1.2 * glove.vectors.nbytes
+    assert len(blob) < 5000 < glove.vectors.nbytes  # their digest, not the vectors
     np.testing.assert_array_equal(pickle.loads(blob).transform(TEXTS), default.transform(TEXTS))
     assert len(pickle.dumps(clone(default))) < 2000
 
