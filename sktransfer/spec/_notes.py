@@ -25,8 +25,15 @@ NOT_USED = (
 )
 NOT_HELPED = (
     "Adaptation did not help{beyond} on the target samples: {metric} {score:.3f} with "
-    "adapt={adapt!r} against {against:.3f} without it{noise}. Keep the simpler model "
-    "(adapt='none'), or try another adaptation or a smaller adapt_weight."
+    "adapt={adapt!r} against {against:.3f} without it{noise}. {advice}"
+)
+# What to do when adaptation did not help: it lost, or it won within noise.
+WORSE = (
+    "Keep the simpler model (adapt='none'), or try another adaptation or a smaller adapt_weight."
+)
+UNSURE = (
+    "More labelled target samples would tell them apart; until then the simpler model "
+    "(adapt='none') does as well."
 )
 HELPED = (
     "Adaptation helped on the target samples: {metric} {score:.3f} with adapt={adapt!r} "
@@ -177,5 +184,6 @@ def target_note(report):
     if score > against and (test is None or test["significant"]):
         return HELPED.format(reading=test["reading"] if test else "no paired test", **words)
     noise = f", within noise on {test['n']} samples ({test['reading']})" if test else ""
-    beyond = " beyond noise" if score > against else ""
-    return NOT_HELPED.format(beyond=beyond, noise=noise, **words)
+    ahead = score > against
+    beyond, advice = (" beyond noise", UNSURE) if ahead else ("", WORSE)
+    return NOT_HELPED.format(beyond=beyond, noise=noise, advice=advice, **words)

@@ -103,6 +103,7 @@ def test_the_note_says_plainly_whether_adaptation_helped():
     assert "Keep the simpler model (adapt='none')" in worse
     noise = target_note(report("coral", 0.62, 0.6, significant=False))
     assert noise.startswith("Adaptation did not help beyond noise") and "within noise" in noise
+    assert "More labelled target samples would tell them apart" in noise
     assert target_note(report("none", 0.6)).startswith("The unlabelled samples")
     assert target_note(report("none", 0.6, n_unlabelled=0)) is None
 
