@@ -101,8 +101,10 @@ def read(path, *, trusted=None):
     import skops.io
 
     path = os.fspath(path)
+    with open(path, "rb") as handle:
+        data = handle.read()  # read once, for the types and for the load
     try:
-        found = skops.io.get_untrusted_types(file=path)
+        found = skops.io.get_untrusted_types(data=data)
     except Exception as exc:  # a zip that is not skops', or not a zip at all
         raise ModelFileError(
             f"'{path}' is not a model file ({type(exc).__name__}: {exc})"
@@ -115,7 +117,7 @@ def read(path, *, trusted=None):
             "If you trust the file's source, name them: sktransfer.load(path, "
             f"trusted={untrusted!r}) or sktransfer predict --trust " + " --trust ".join(untrusted)
         )
-    payload = skops.io.load(path, trusted=[t for t in found if t.startswith(OURS) or t in allowed])
+    payload = skops.io.loads(data, trusted=[t for t in found if t.startswith(OURS) or t in allowed])
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(
             f"'{path}' is a skops file but not one sktransfer.save wrote: load it with "
